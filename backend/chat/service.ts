@@ -1,0 +1,272 @@
+import type { Logger } from 'pino';
+import { newId } from '../data/ids.js';
+import type { Message, MessageError, Mutation } from '../data/store.js';
+import { AppError } from '../http/errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ChatTurn, ModelProvider } from '../providers/types.js';
+import type { TokenEvent } from '../realtime/events.js';
+import type { Broadcaster } from './broadcaster.js';
+import type { ConversationService } from './conversations.js';
+
+export interface ProviderSource {
+  resolve(signal?: AbortSignal): Promise<ModelProvider>;
+}
+
+/** Checks the code in a finished reply; wired to governance by the composition root. */
+export interface ReplyValidator {
+  validate(content: string, messageId: string): Promise<unknown>;
+}
+
+export interface ChatInput {
+  conversationId?: string | undefined;
+  message: string;
+  model?: string | undefined;
+}
+
+export type Transport = 'http' | 'sse' | 'socket';
+
+export interface TurnOptions {
+  transport: Transport;
+  /** The direct caller's token sink (the SSE response); room members get tokens via the broadcaster. */
+  onToken?: (event: TokenEvent) => void;
+  log: Logger;
+}
+
+export interface StartedTurn {
+  conversationId: string;
+  messageId: string;
+  userMessage: Message;
+  /** Settles when the assistant message is stored, whatever the outcome. Never rejects. */
+  done: Promise<Message>;
+}
+
+type StopReason = 'cancel' | 'client-gone' | 'shutdown';
+
+interface ActiveTurn {
+  controller: AbortController;
+  reason: StopReason | undefined;
+  done: Promise<Message>;
+}
+
+const TITLE_LENGTH = 60;
+
+const titleFrom = (text: string): string => {
+  const line = text.trim().split('\n')[0] ?? '';
+  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line || 'New conversation';
+};
+
+/**
+ * One chat service behind every transport (JSON, SSE, Socket.IO). A turn: persist the user
+ * message and an assistant placeholder → stream from the provider to the caller and the
+ * conversation's room → validate code in the reply → store the final assistant message →
+ * broadcast → record metrics. Whatever happens midway, the reply received so far is stored.
+ */
+export class ChatService {
+  private readonly active = new Map<string, ActiveTurn>();
+  private closing = false;
+
+  constructor(
+    private readonly deps: {
+      conversations: ConversationService;
+      providers: ProviderSource;
+      broadcaster: Broadcaster;
+      metrics: Metrics;
+      validator?: ReplyValidator;
+    },
+  ) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  async start(input: ChatInput, options: TurnOptions): Promise<StartedTurn> {
+    if (this.closing) throw new AppError(503, 'shutting-down', 'the server is shutting down; try again in a moment');
+    const accepted = performance.now();
+    const { conversations, broadcaster } = this.deps;
+    const existing = input.conversationId !== undefined ? await conversations.require(input.conversationId) : undefined;
+    // Resolve the provider before writing anything: with no provider there is no turn to store.
+    const provider = await this.deps.providers.resolve();
+
+    const now = new Date().toISOString();
+    const conversation = existing
+      ? { ...existing, updatedAt: now }
+      : conversations.newConversation(titleFrom(input.message), now);
+    const model = input.model ?? provider.defaultModel ?? null;
+    const userMessage: Message = {
+      id: newId(),
+      conversationId: conversation.id,
+      role: 'user',
+      content: input.message,
+      status: 'complete',
+      model: null,
+      promptTokens: null,
+      completionTokens: null,
+      ttftMs: null,
+      durationMs: null,
+      validation: null,
+      error: null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const assistant: Message = {
+      ...userMessage,
+      id: newId(),
+      role: 'assistant',
+      content: '',
+      status: 'streaming',
+      model,
+    };
+    const history = existing ? await conversations.history(conversation.id) : [];
+    await conversations.write(conversation.id, [
+      { kind: 'conversation.upsert', row: conversation },
+      { kind: 'message.upsert', row: userMessage },
+      { kind: 'message.upsert', row: assistant },
+    ]);
+    broadcaster.conversationUpdated({
+      conversationId: conversation.id,
+      reason: existing ? 'message' : 'created',
+      title: conversation.title,
+      updatedAt: now,
+    });
+
+    const prompt: ChatTurn[] = [...history, { role: 'user', content: input.message }];
+    const controller = new AbortController();
+    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(assistant) };
+    this.active.set(assistant.id, turn);
+    turn.done = this.run(provider, prompt, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
+    return { conversationId: conversation.id, messageId: assistant.id, userMessage, done: turn.done };
+  }
+
+  /** Stops a streaming reply; returns false when no such reply is streaming here. */
+  cancel(messageId: string, reason: StopReason = 'cancel'): boolean {
+    const turn = this.active.get(messageId);
+    if (!turn) return false;
+    turn.reason ??= reason;
+    turn.controller.abort();
+    return true;
+  }
+
+  isActive(messageId: string): boolean {
+    return this.active.has(messageId);
+  }
+
+  /** Ends every stream, stores what each had received, and refuses new turns. */
+  async shutdown(): Promise<void> {
+    this.closing = true;
+    const pending = [...this.active.entries()].map(([id, turn]) => {
+      this.cancel(id, 'shutdown');
+      return turn.done;
+    });
+    await Promise.allSettled(pending);
+  }
+
+  private async run(
+    provider: ModelProvider,
+    prompt: ChatTurn[],
+    assistant: Message,
+    turn: ActiveTurn,
+    accepted: number,
+    options: TurnOptions,
+  ): Promise<Message> {
+    const { broadcaster, metrics } = this.deps;
+    const parts: string[] = [];
+    let seq = 0;
+    let firstTokenAt: number | undefined;
+    let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let failure: MessageError | undefined;
+    try {
+      for await (const event of provider.stream({
+        model: assistant.model ?? undefined,
+        messages: prompt,
+        signal: turn.controller.signal,
+      })) {
+        if (event.type === 'usage') {
+          usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
+          continue;
+        }
+        if (event.text.length === 0) continue;
+        if (firstTokenAt === undefined) {
+          firstTokenAt = performance.now();
+          metrics.chatTtft.observe((firstTokenAt - accepted) / 1000);
+        }
+        parts.push(event.text);
+        const token: TokenEvent = {
+          conversationId: assistant.conversationId,
+          messageId: assistant.id,
+          seq: seq++,
+          delta: event.text,
+        };
+        options.onToken?.(token);
+        broadcaster.token(token);
+      }
+      if (turn.reason !== undefined) throw new AppError(499, 'cancelled', 'the reply was cancelled');
+    } catch (err) {
+      const code = err instanceof AppError ? err.code : 'internal-error';
+      const message = err instanceof Error ? err.message : String(err);
+      failure = { code, message };
+      if (turn.reason === undefined && code !== 'cancelled') {
+        metrics.providerErrors.inc({ provider: provider.id, code });
+        options.log.warn({ err: message, code, messageId: assistant.id, provider: provider.id }, 'model stream failed');
+      }
+    }
+
+    const finishedAt = performance.now();
+    const content = parts.join('');
+    const status: Message['status'] =
+      failure === undefined
+        ? 'complete'
+        : turn.reason === 'shutdown'
+          ? 'interrupted'
+          : turn.reason !== undefined || failure.code === 'cancelled'
+            ? 'cancelled'
+            : 'error';
+
+    let validation: unknown = null;
+    if (content.length > 0 && this.deps.validator) {
+      try {
+        validation = await this.deps.validator.validate(content, assistant.id);
+      } catch (err) {
+        options.log.warn({ err: (err as Error).message, messageId: assistant.id }, 'reply validation failed');
+      }
+    }
+
+    const final: Message = {
+      ...assistant,
+      content,
+      status,
+      promptTokens: usage?.promptTokens ?? null,
+      completionTokens: usage?.completionTokens ?? (seq > 0 ? seq : null),
+      ttftMs: firstTokenAt === undefined ? null : round(firstTokenAt - accepted),
+      durationMs: round(finishedAt - accepted),
+      validation,
+      error: status === 'error' ? (failure ?? null) : null,
+      updatedAt: new Date().toISOString(),
+    };
+    const mutations: Mutation[] = [{ kind: 'message.upsert', row: final }];
+    try {
+      await this.deps.conversations.write(final.conversationId, mutations);
+    } catch (err) {
+      // The placeholder row stays `streaming`, so the next start marks it interrupted.
+      options.log.error({ err: (err as Error).message, messageId: final.id }, 'could not store the reply');
+    }
+
+    const seconds = (finishedAt - (firstTokenAt ?? finishedAt)) / 1000;
+    if (status === 'complete' && seq > 0 && seconds > 0) metrics.chatTokensPerSecond.observe(seq / seconds);
+    metrics.chatTokens.inc(seq);
+    metrics.chatRequests.inc({ outcome: status, transport: options.transport });
+
+    if (status === 'error' && failure) {
+      broadcaster.error({ conversationId: final.conversationId, messageId: final.id, code: failure.code, message: failure.message });
+    } else {
+      broadcaster.done({ conversationId: final.conversationId, message: final });
+    }
+    broadcaster.conversationUpdated({ conversationId: final.conversationId, reason: 'message', updatedAt: final.updatedAt });
+    options.log.info(
+      { messageId: final.id, conversationId: final.conversationId, status, tokens: seq, ttftMs: final.ttftMs, durationMs: final.durationMs },
+      'chat turn finished',
+    );
+    return final;
+  }
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;

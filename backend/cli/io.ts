@@ -1,0 +1,18 @@
+/** What a CLI command may touch, passed in so commands run in tests without a real process. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  onSignal(signal: NodeJS.Signals, handler: () => void): void;
+}
+
+export const processIo = (): CliIo => ({
+  stdout: process.stdout,
+  stderr: process.stderr,
+  cwd: process.cwd(),
+  env: process.env,
+  onSignal: (signal, handler) => {
+    process.on(signal, handler);
+  },
+});

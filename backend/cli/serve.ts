@@ -1,0 +1,112 @@
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../config/load.js';
+import { MigrationError } from '../data/migrate.js';
+import { PortInUseError } from '../http/listen.js';
+import { isLoopbackBind } from '../http/security.js';
+import { startServer } from '../server.js';
+import type { CliIo } from './io.js';
+
+export const SERVE_HELP = `orchestra serve [--config FILE] [--port N] [--host ADDR] [--log-level LEVEL] [--debug]
+
+Starts the backend and serves the app at /. Settings come from defaults, config.yaml (or
+--config FILE), .env, the environment and these flags, later ones winning.`;
+
+/** `orchestra serve`: runs until SIGINT/SIGTERM, then closes in order within a time limit. */
+export async function runServe(argv: string[], io: CliIo): Promise<number> {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string' },
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'log-level': { type: 'string' },
+        debug: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (err) {
+    io.stderr.write(`orchestra serve: ${(err as Error).message}\n${SERVE_HELP}\n`);
+    return 2;
+  }
+  if (flags.help === true) {
+    io.stdout.write(`${SERVE_HELP}\n`);
+    return 0;
+  }
+
+  let loaded;
+  try {
+    loaded = loadConfig({
+      env: io.env,
+      cwd: io.cwd,
+      flags: {
+        ...(flags.config !== undefined ? { config: flags.config } : {}),
+        ...(flags.port !== undefined ? { port: flags.port } : {}),
+        ...(flags.host !== undefined ? { host: flags.host } : {}),
+        ...(flags['log-level'] !== undefined ? { logLevel: flags['log-level'] } : {}),
+        ...(flags.debug !== undefined ? { debug: flags.debug } : {}),
+      },
+    });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr.write(`orchestra: configuration error: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+
+  let server;
+  try {
+    server = await startServer(loaded.config);
+  } catch (err) {
+    if (err instanceof PortInUseError || err instanceof MigrationError || err instanceof ConfigError) {
+      io.stderr.write(`orchestra: ${err.message}\n`);
+      return 1;
+    }
+    io.stderr.write(`orchestra: could not start: ${(err as Error).message}\n`);
+    return 1;
+  }
+
+  const exposed = !isLoopbackBind(loaded.config.host);
+  io.stderr.write(
+    [
+      `Orchestra ${server.url} is ready${exposed ? ` (exposed on ${loaded.config.host}; the token is required)` : ''}`,
+      `  pair a browser:  ${server.url}/pair?token=${encodeURIComponent(server.token)}`,
+      `  API token:       stored in ${loaded.config.apiToken !== undefined ? 'API_TOKEN' : `${loaded.config.dataDir}/api-token`}`,
+      server.wsUrl !== server.url ? `  Socket.IO:       ${server.wsUrl}/ws` : `  Socket.IO:       ${server.url}/ws`,
+      `  logs:            ${server.logFile ?? 'stdout only'}`,
+      '',
+    ].join('\n'),
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) {
+        io.stderr.write(`orchestra: ${signal} again, exiting now\n`);
+        resolve(1);
+        return;
+      }
+      stopping = true;
+      io.stderr.write(`orchestra: ${signal} received, shutting down\n`);
+      // A hard limit over the per-step limits: a shutdown must never hang the terminal.
+      const hard = setTimeout(() => {
+        io.stderr.write('orchestra: shutdown took too long, exiting\n');
+        resolve(1);
+      }, loaded.config.shutdownTimeoutMs * 3);
+      hard.unref();
+      server
+        .close()
+        .then(() => {
+          clearTimeout(hard);
+          resolve(0);
+        })
+        .catch(() => resolve(1));
+    };
+    io.onSignal('SIGINT', () => stop('SIGINT'));
+    io.onSignal('SIGTERM', () => stop('SIGTERM'));
+  });
+}

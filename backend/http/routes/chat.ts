@@ -1,0 +1,81 @@
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { ChatService } from '../../chat/service.js';
+import type { Message } from '../../data/store.js';
+import { AppError } from '../errors.js';
+import { requestLog } from '../request-context.js';
+import { SseWriter } from '../sse.js';
+import { parseInput } from '../validation.js';
+
+export const MAX_MESSAGE_CHARS = 100_000;
+
+export const chatBody = z.strictObject({
+  conversationId: z.uuid('conversationId must be a conversation id').optional(),
+  message: z
+    .string({ error: (i) => (i.input === undefined ? 'message is required' : 'message must be a string') })
+    .refine((m) => m.trim().length > 0, 'message must not be empty')
+    .refine((m) => m.length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
+  model: z.string().min(1).max(200).optional(),
+  stream: z.boolean().optional(),
+  cache: z.boolean().optional(),
+});
+
+const cancelParams = z.object({ messageId: z.uuid('messageId must be a message id') });
+
+function failureOf(message: Message): AppError {
+  const code = message.error?.code ?? 'internal-error';
+  const status = code === 'provider-timeout' ? 504 : code.startsWith('provider') ? 502 : 500;
+  return new AppError(status, code, message.error?.message ?? 'the reply failed', {
+    conversationId: message.conversationId,
+    messageId: message.id,
+    partialContent: message.content,
+  });
+}
+
+export function chatRoutes(chat: ChatService): Router {
+  const router = Router();
+
+  router.post('/chat', async (req: Request, res: Response) => {
+    const body = parseInput(chatBody, req.body);
+    const wantsStream = body.stream === true || (body.stream === undefined && (req.headers.accept ?? '').includes('text/event-stream'));
+    const log = requestLog(req);
+    let sse: SseWriter | undefined;
+    const started = await chat.start(
+      { conversationId: body.conversationId, message: body.message, model: body.model },
+      { transport: wantsStream ? 'sse' : 'http', log, onToken: wantsStream ? (t) => sse?.send('token', t) : undefined },
+    );
+    // On Node 20 the request's own 'close' fires once the body is read; the response's tells us the client left.
+    res.on('close', () => {
+      if (!res.writableFinished) chat.cancel(started.messageId, 'client-gone');
+    });
+    if (wantsStream) sse = new SseWriter(res);
+    const message = await started.done;
+    if (sse) {
+      if (message.status === 'error') {
+        sse.send('error', {
+          conversationId: message.conversationId,
+          messageId: message.id,
+          code: message.error?.code ?? 'internal-error',
+          message: message.error?.message ?? 'the reply failed',
+        });
+      } else {
+        sse.send('done', { conversationId: message.conversationId, message });
+      }
+      sse.end();
+      return;
+    }
+    if (res.destroyed) return;
+    if (message.status === 'error') throw failureOf(message);
+    res.status(200).json({ conversationId: message.conversationId, message });
+  });
+
+  router.post('/chat/:messageId/cancel', (req: Request, res: Response) => {
+    const { messageId } = parseInput(cancelParams, req.params, 'messageId');
+    if (!chat.cancel(messageId, 'cancel')) {
+      throw new AppError(404, 'not-streaming', `no reply ${messageId} is streaming on this server`);
+    }
+    res.status(202).json({ messageId, cancelled: true });
+  });
+
+  return router;
+}

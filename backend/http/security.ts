@@ -1,0 +1,131 @@
+import { networkInterfaces } from 'node:os';
+import type { NextFunction, Request, Response } from 'express';
+import { AppError } from './errors.js';
+
+/** Loopback clients are the desktop itself; everything else is "remote" for rate limits. */
+export function isLoopback(address: string | undefined): boolean {
+  if (address === undefined) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+export function isLoopbackBind(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}
+
+/**
+ * Host names a request may carry. Checking Host defeats DNS rebinding: a hostile page that points
+ * its own name at 127.0.0.1 still sends its own name, which is not on this list.
+ */
+export function allowedHostNames(bindHost: string, extra: string[]): Set<string> {
+  const names = new Set<string>([...LOOPBACK_HOSTS, ...extra.map((h) => h.toLowerCase())]);
+  if (!isLoopbackBind(bindHost)) {
+    names.add(bindHost.toLowerCase());
+    if (bindHost === '0.0.0.0' || bindHost === '::') {
+      for (const list of Object.values(networkInterfaces())) {
+        for (const a of list ?? []) names.add(a.family === 'IPv6' ? `[${a.address}]` : a.address);
+      }
+    }
+  }
+  return names;
+}
+
+export function hostOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const h = header.toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return colon < 0 ? h : h.slice(0, colon);
+}
+
+export function hostGuard(allowed: Set<string>) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    const host = hostOf(req.headers.host);
+    if (host === undefined || !allowed.has(host)) {
+      next(new AppError(403, 'host-not-allowed', `Host "${req.headers.host ?? ''}" is not allowed; add it to ALLOWED_HOSTS`));
+      return;
+    }
+    next();
+  };
+}
+
+const SECURITY_HEADERS: Array<[string, string]> = [
+  ['X-Content-Type-Options', 'nosniff'],
+  ['X-Frame-Options', 'DENY'],
+  ['Referrer-Policy', 'no-referrer'],
+  ['Cross-Origin-Opener-Policy', 'same-origin'],
+  ['Cross-Origin-Resource-Policy', 'same-origin'],
+];
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
+  next();
+}
+
+/** CORS for an explicit origin list; never `*`, because every API call carries a credential. */
+export function cors(origins: string[]) {
+  const allowed = new Set(origins);
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const origin = req.headers.origin;
+    if (origin === undefined || !allowed.has(origin)) {
+      if (origin !== undefined && req.method === 'OPTIONS') {
+        next(new AppError(403, 'origin-not-allowed', `Origin ${origin} is not allowed; add it to CORS_ORIGINS`));
+        return;
+      }
+      next();
+      return;
+    }
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.setHeader('Access-Control-Allow-Credentials', 'true');
+    res.setHeader('Vary', 'Origin');
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, X-Request-Id');
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
+}
+
+/**
+ * A fixed-window limit per remote address. Loopback clients (the desktop UI, local scripts) are
+ * never limited; remote frontends are.
+ */
+export function rateLimit(perMinute: number) {
+  const windows = new Map<string, { start: number; count: number }>();
+  let lastSweep = Date.now();
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const address = req.socket.remoteAddress;
+    if (isLoopback(address) || address === undefined) {
+      next();
+      return;
+    }
+    const now = Date.now();
+    if (now - lastSweep > 60_000) {
+      for (const [k, w] of windows) if (now - w.start >= 60_000) windows.delete(k);
+      lastSweep = now;
+    }
+    let w = windows.get(address);
+    if (!w || now - w.start >= 60_000) {
+      w = { start: now, count: 0 };
+      windows.set(address, w);
+    }
+    w.count++;
+    if (w.count > perMinute) {
+      const retry = Math.ceil((w.start + 60_000 - now) / 1000);
+      res.setHeader('Retry-After', String(retry));
+      next(new AppError(429, 'rate-limited', `too many requests; retry in ${retry} s`));
+      return;
+    }
+    next();
+  };
+}

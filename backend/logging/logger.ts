@@ -1,0 +1,71 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { scrubSecrets } from '../config/secrets.js';
+import type { LogLevel } from '../config/schema.js';
+import { openRotatingFile, type RotatingFile } from './rotating-file.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  level: LogLevel;
+  dataDir: string;
+  toFile: boolean;
+  /** Where console lines go; defaults to stdout. Tests pass a collector. */
+  stdout?: { write(line: string): unknown };
+}
+
+export interface LoggerHandle {
+  logger: Logger;
+  file: string | undefined;
+  close(): Promise<void>;
+}
+
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers.cookie',
+  '*.apiToken',
+  '*.llmApiKey',
+  '*.password',
+  'apiToken',
+  'llmApiKey',
+  'password',
+  'token',
+];
+
+/**
+ * JSON lines to stdout and to <DATA_DIR>/logs/backend.log. Every line passes through the secret
+ * scrubber on its way out, so a token that ends up inside a message is masked too.
+ */
+export function createLogger(options: LoggerOptions): LoggerHandle {
+  const stdout = options.stdout ?? process.stdout;
+  let file: RotatingFile | undefined;
+  const filePath = options.toFile ? path.join(options.dataDir, 'logs', 'backend.log') : undefined;
+  if (filePath !== undefined) file = openRotatingFile({ file: filePath, maxBytes: 10 * 1024 * 1024, keep: 5 });
+
+  const stream = {
+    write(line: string): void {
+      const clean = scrubSecrets(line);
+      stdout.write(clean);
+      file?.write(clean);
+    },
+  };
+  const logger = pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: { paths: REDACT, censor: '***' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    stream,
+  );
+  return {
+    logger,
+    file: filePath,
+    close: async () => {
+      await file?.close();
+    },
+  };
+}

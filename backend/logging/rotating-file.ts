@@ -1,0 +1,72 @@
+import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+
+/**
+ * A size-rotated log file: backend.log is always the current file, older ones are backend.log.1
+ * (newest) … backend.log.N. Rotation happens in-process with SonicBoom's reopen, so there is no
+ * worker thread and no lost line.
+ */
+export interface RotatingFileOptions {
+  file: string;
+  maxBytes: number;
+  keep: number;
+}
+
+export interface RotatingFile {
+  write(line: string): void;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions): RotatingFile {
+  mkdirSync(path.dirname(file), { recursive: true });
+  let size = 0;
+  try {
+    size = statSync(file).size;
+  } catch {
+    size = 0;
+  }
+  const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096 });
+  let closed = false;
+
+  const rotate = (): void => {
+    rmSync(`${file}.${keep}`, { force: true });
+    for (let i = keep - 1; i >= 1; i--) {
+      try {
+        renameSync(`${file}.${i}`, `${file}.${i + 1}`);
+      } catch {
+        // a gap in the numbering is fine
+      }
+    }
+    dest.flushSync();
+    renameSync(file, `${file}.1`);
+    dest.reopen();
+    size = 0;
+  };
+
+  return {
+    write(line: string): void {
+      if (closed) return;
+      dest.write(line);
+      size += Buffer.byteLength(line);
+      if (size >= maxBytes) rotate();
+    },
+    flush: () =>
+      new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        dest.flush((err) => {
+          void err;
+          resolve();
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (closed) return resolve();
+        closed = true;
+        dest.once('close', () => resolve());
+        dest.once('error', () => resolve());
+        dest.end();
+      }),
+  };
+}

@@ -1,0 +1,237 @@
+import type http from 'node:http';
+import { Server, type Socket } from 'socket.io';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Broadcaster } from '../chat/broadcaster.js';
+import type { ChatService } from '../chat/service.js';
+import type { ConversationService } from '../chat/conversations.js';
+import { AppError, errorBody } from '../http/errors.js';
+import { presentedToken } from '../http/auth.js';
+import { hostOf, isLoopback } from '../http/security.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { MetricsSnapshotter } from '../metrics/snapshot.js';
+import { chatBody } from '../http/routes/chat.js';
+import {
+  METRICS_ROOM,
+  conversationRoom,
+  type Ack,
+  type ClientToServerEvents,
+  type InterServerEvents,
+  type ServerToClientEvents,
+  type SocketData,
+} from './events.js';
+
+export type OrchestraServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+type OrchestraSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+
+export interface RealtimeDeps {
+  chat: () => ChatService;
+  conversations: ConversationService;
+  tokenMatches: (candidate: string | undefined) => boolean;
+  allowedHosts: Set<string>;
+  corsOrigins: string[];
+  logger: Logger;
+  metrics: Metrics;
+  snapshotter: MetricsSnapshotter;
+  metricsIntervalMs?: number;
+}
+
+const sendSchema = chatBody.omit({ stream: true });
+const roomSchema = z.strictObject({ conversationId: z.uuid('conversationId must be a conversation id') });
+const cancelSchema = z.strictObject({ messageId: z.uuid('messageId must be a message id') });
+
+function reply<T>(ack: Ack<T> | undefined, value: T): void {
+  if (typeof ack === 'function') ack(value);
+}
+
+function fail(ack: Ack<never> | undefined, err: unknown, log: Logger): void {
+  const appError =
+    err instanceof AppError ? err : new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
+  if (!(err instanceof AppError)) log.error({ err }, 'socket handler failed');
+  if (typeof ack === 'function') ack(errorBody(appError));
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'payload';
+  throw new AppError(400, 'invalid-request', `${field}: ${issue?.message ?? 'invalid'}`, { field });
+}
+
+/**
+ * Socket.IO at /ws: conversation rooms, chat over the socket, metrics ticks. It is also the
+ * chat service's broadcaster, so tokens reach every client that joined the conversation no matter
+ * which transport started the turn.
+ */
+export class Realtime implements Broadcaster {
+  readonly io: OrchestraServer;
+  private readonly ticker: NodeJS.Timeout;
+  /** Turns a socket started, so they can be cancelled when nobody is left watching. */
+  private readonly turnsBySocket = new Map<string, Set<{ messageId: string; conversationId: string }>>();
+
+  constructor(server: http.Server, private readonly deps: RealtimeDeps) {
+    this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(server, {
+      path: '/ws',
+      serveClient: false,
+      cors: { origin: deps.corsOrigins, credentials: true },
+      maxHttpBufferSize: 1024 * 1024,
+      allowRequest: (req, callback) => {
+        const host = hostOf(req.headers.host);
+        callback(null, host !== undefined && deps.allowedHosts.has(host));
+      },
+    });
+    this.io.use((socket, next) => {
+      const auth = socket.handshake.auth as { token?: unknown };
+      const token = typeof auth.token === 'string' ? auth.token : presentedToken(socket.handshake.headers);
+      if (!deps.tokenMatches(token)) {
+        const err = new Error(token === undefined ? 'unauthorized' : 'invalid-token') as Error & { data?: unknown };
+        err.data = { code: token === undefined ? 'unauthorized' : 'invalid-token', message: 'the Socket.IO handshake needs the API token (auth: { token })' };
+        next(err);
+        return;
+      }
+      socket.data.remote = !isLoopback(socket.handshake.address);
+      next();
+    });
+    this.io.on('connection', (socket) => this.onConnection(socket));
+    this.ticker = setInterval(() => void this.tick(), deps.metricsIntervalMs ?? 1000);
+    this.ticker.unref();
+  }
+
+  get clients(): number {
+    return this.io.engine.clientsCount;
+  }
+
+  private count(event: string, direction: 'in' | 'out'): void {
+    this.deps.metrics.socketEvents.inc({ event, direction });
+  }
+
+  private onConnection(socket: OrchestraSocket): void {
+    const { metrics, logger } = this.deps;
+    metrics.socketClients.set(this.clients);
+    const log = logger.child({ socket: socket.id });
+
+    socket.on('chat:send', async (payload, ack) => {
+      this.count('chat:send', 'in');
+      try {
+        const input = parse(sendSchema, payload);
+        const turn = await this.deps.chat().start(
+          { conversationId: input.conversationId, message: input.message, model: input.model },
+          { transport: 'socket', log },
+        );
+        await socket.join(conversationRoom(turn.conversationId));
+        const mine = this.turnsBySocket.get(socket.id) ?? new Set();
+        const entry = { messageId: turn.messageId, conversationId: turn.conversationId };
+        mine.add(entry);
+        this.turnsBySocket.set(socket.id, mine);
+        void turn.done.finally(() => mine.delete(entry));
+        reply(ack, { conversationId: turn.conversationId, messageId: turn.messageId });
+      } catch (err) {
+        fail(ack, err, log);
+      }
+    });
+
+    socket.on('chat:cancel', (payload, ack) => {
+      this.count('chat:cancel', 'in');
+      try {
+        const { messageId } = parse(cancelSchema, payload);
+        reply(ack, { cancelled: this.deps.chat().cancel(messageId, 'cancel') });
+      } catch (err) {
+        fail(ack, err, log);
+      }
+    });
+
+    socket.on('conversation:join', async (payload, ack) => {
+      this.count('conversation:join', 'in');
+      try {
+        const { conversationId } = parse(roomSchema, payload);
+        await this.deps.conversations.require(conversationId);
+        await socket.join(conversationRoom(conversationId));
+        reply(ack, { joined: conversationId });
+      } catch (err) {
+        fail(ack, err, log);
+      }
+    });
+
+    socket.on('conversation:leave', async (payload, ack) => {
+      this.count('conversation:leave', 'in');
+      try {
+        const { conversationId } = parse(roomSchema, payload);
+        await socket.leave(conversationRoom(conversationId));
+        reply(ack, { left: conversationId });
+      } catch (err) {
+        fail(ack, err, log);
+      }
+    });
+
+    socket.on('metrics:subscribe', async (ack) => {
+      this.count('metrics:subscribe', 'in');
+      await socket.join(METRICS_ROOM);
+      reply(ack, { subscribed: true as const });
+    });
+
+    socket.on('metrics:unsubscribe', async (ack) => {
+      this.count('metrics:unsubscribe', 'in');
+      await socket.leave(METRICS_ROOM);
+      reply(ack, { subscribed: false as const });
+    });
+
+    socket.on('disconnect', () => {
+      metrics.socketClients.set(this.clients);
+      const mine = this.turnsBySocket.get(socket.id);
+      this.turnsBySocket.delete(socket.id);
+      for (const turn of mine ?? []) {
+        // Keep streaming while someone else watches the conversation; otherwise stop paying for it.
+        const watchers = this.io.sockets.adapter.rooms.get(conversationRoom(turn.conversationId))?.size ?? 0;
+        if (watchers === 0) this.deps.chat().cancel(turn.messageId, 'client-gone');
+      }
+    });
+  }
+
+  private async tick(): Promise<void> {
+    const room = this.io.sockets.adapter.rooms.get(METRICS_ROOM);
+    if (!room || room.size === 0) return;
+    try {
+      const snapshot = await this.deps.snapshotter.snapshot();
+      this.io.local.to(METRICS_ROOM).emit('metrics:tick', snapshot);
+      this.count('metrics:tick', 'out');
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, 'metrics tick failed');
+    }
+  }
+
+  token: Broadcaster['token'] = (event) => {
+    this.io.to(conversationRoom(event.conversationId)).emit('chat:token', event);
+    this.count('chat:token', 'out');
+  };
+
+  done: Broadcaster['done'] = (event) => {
+    this.io.to(conversationRoom(event.conversationId)).emit('chat:done', event);
+    this.count('chat:done', 'out');
+  };
+
+  error: Broadcaster['error'] = (event) => {
+    this.io.to(conversationRoom(event.conversationId)).emit('chat:error', event);
+    this.count('chat:error', 'out');
+  };
+
+  conversationUpdated: Broadcaster['conversationUpdated'] = (event) => {
+    this.io.emit('conversation:updated', event);
+    this.count('conversation:updated', 'out');
+  };
+
+  statusChanged: Broadcaster['statusChanged'] = (event) => {
+    this.io.emit('status:changed', event);
+    this.count('status:changed', 'out');
+  };
+
+  async close(): Promise<void> {
+    clearInterval(this.ticker);
+    this.io.disconnectSockets(true);
+    // io.close() would also close the HTTP server it is attached to; the server closes that itself.
+    await new Promise<void>((resolve) => {
+      this.io.engine.close();
+      resolve();
+    });
+  }
+}

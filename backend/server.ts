@@ -1,0 +1,243 @@
+import { mkdirSync } from 'node:fs';
+import type http from 'node:http';
+import type { Logger } from 'pino';
+import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
+import { MemoryCache } from './cache/memory.js';
+import type { Cache } from './cache/cache.js';
+import { DeferredBroadcaster } from './chat/broadcaster.js';
+import { ConversationService } from './chat/conversations.js';
+import { ChatService, type ReplyValidator } from './chat/service.js';
+import { describeConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { passwordOf, registerSecret } from './config/secrets.js';
+import { openStore } from './data/open.js';
+import type { Store } from './data/store.js';
+import { createApp } from './http/app.js';
+import { resolveToken, tokenMatcher } from './http/auth.js';
+import { closeServer, createHttpServer, listen } from './http/listen.js';
+import { allowedHostNames } from './http/security.js';
+import { createLogger } from './logging/logger.js';
+import { createMetrics } from './metrics/metrics.js';
+import { MetricsSnapshotter } from './metrics/snapshot.js';
+import { packageVersion, rendererDistDir } from './paths.js';
+import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
+import { Realtime } from './realtime/socket-server.js';
+import { StatusService } from './status/status.js';
+
+export interface StartOptions {
+  /** Where console log lines go (default stdout). */
+  logStream?: { write(line: string): unknown };
+  /** Local servers probed when no provider is configured; tests pass their own. */
+  probeTargets?: string[];
+  rendererDir?: string;
+  metricsIntervalMs?: number;
+}
+
+export interface RunningServer {
+  url: string;
+  /** Base URL of the Socket.IO listener (path /ws); same as `url` unless WEBSOCKET_PORT differs. */
+  wsUrl: string;
+  port: number;
+  wsPort: number;
+  token: string;
+  config: Config;
+  logger: Logger;
+  logFile: string | undefined;
+  close(): Promise<void>;
+}
+
+/** Runs a shutdown step with a time limit; a step that hangs is logged and left behind. */
+async function step(log: Logger, name: string, timeoutMs: number, fn: () => Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  try {
+    const result = await Promise.race([fn().then(() => 'ok' as const), timeout]);
+    if (result === 'timeout') log.warn({ step: name, timeoutMs }, 'shutdown step timed out');
+  } catch (err) {
+    log.warn({ step: name, err: (err as Error).message }, 'shutdown step failed');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The composition root: the one place that builds every concern and wires them together. The CLI,
+ * the desktop host and the tests all start the server through here.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  mkdirSync(config.dataDir, { recursive: true });
+  registerSecret(config.apiToken);
+  registerSecret(config.llmApiKey);
+  registerSecret(passwordOf(config.databaseUrl));
+  registerSecret(passwordOf(config.redisUrl));
+  const logging = createLogger({
+    level: config.logLevel,
+    dataDir: config.dataDir,
+    toFile: config.logToFile,
+    ...(options.logStream ? { stdout: options.logStream } : {}),
+  });
+  const logger = logging.logger;
+  const token = resolveToken(config.apiToken, config.dataDir);
+  registerSecret(token);
+  const tokenMatches = tokenMatcher(token);
+
+  const metrics = createMetrics();
+  const breakers = new BreakerRegistry();
+  const untrackBreakers = metrics.trackBreakers(breakers);
+  const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  let store: Store | undefined;
+  let cache: Cache | undefined;
+  let providers: ProviderRegistry | undefined;
+
+  try {
+    store = await openStore(config, {
+      observe: (backend) => (operation, seconds) => metrics.dbQueryDuration.observe({ backend, operation }, seconds),
+      breakers,
+      logger,
+    });
+    const liveStore = store;
+    metrics.dbActiveBackend.set({ backend: store.backend }, 1);
+    const interrupted = await store.markInterrupted();
+    if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
+
+    cache = new MemoryCache({
+      ttlSeconds: config.cacheTtlSeconds,
+      onLookup: (tier, result) => metrics.cacheRequests.inc({ tier, result }),
+    });
+    const liveCache = cache;
+    providers = createProviderRegistry({
+      baseUrl: config.llmBaseUrl,
+      apiKey: config.llmApiKey,
+      model: config.llmModel,
+      breakers,
+      breakerOptions: { threshold: config.circuitBreakerThreshold, resetTimeoutMs: config.circuitBreakerResetMs },
+      connectTimeoutMs: config.providerConnectTimeoutMs,
+      idleTimeoutMs: config.providerIdleTimeoutMs,
+      probeTargets: options.probeTargets ?? [...DEFAULT_PROBE_TARGETS],
+      logger,
+    });
+    const liveProviders = providers;
+
+    const startedAt = Date.now();
+    const broadcaster = new DeferredBroadcaster();
+    let websocketClients = (): number => 0;
+    const conversations = new ConversationService(liveStore, liveCache, broadcaster);
+    const status = new StatusService({
+      version: packageVersion,
+      startedAt,
+      store: liveStore,
+      cache: liveCache,
+      breakers,
+      provider: () => {
+        const p = liveProviders.current();
+        return { id: p.id, baseUrl: p.baseUrl, source: p.source, status: p.status, breaker: p.breaker };
+      },
+      websocketClients: () => websocketClients(),
+    });
+    const validator: ReplyValidator | undefined = undefined;
+    const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, ...(validator ? { validator } : {}) });
+    const snapshotter = new MetricsSnapshotter(metrics, status, () => liveChat.activeCount, () => breakers.snapshot());
+
+    // One log line and one status:changed per breaker transition, never one per failed call.
+    const offTransitions = breakers.onTransition((t: BreakerTransition) => {
+      status.invalidate();
+      const level = t.to === 'open' ? 'warn' : 'info';
+      logger[level]({ breaker: t.name, from: t.from, to: t.to, lastError: t.lastError }, `breaker ${t.name} is ${t.to}`);
+      const overall = status.snapshot().status;
+      broadcaster.statusChanged({ status: overall, component: t.name, detail: `breaker ${t.to}`, at: t.at });
+    });
+
+    let closing = false;
+    const app = createApp({
+      config,
+      logger,
+      tokenMatches,
+      store: liveStore,
+      chat: liveChat,
+      conversations,
+      status,
+      metrics,
+      snapshotter,
+      rendererDir: options.rendererDir ?? rendererDistDir,
+      isClosing: () => closing,
+    });
+    const httpServer = createHttpServer(app);
+    const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');
+    let wsServer: http.Server | undefined;
+    let wsPort = port;
+    const separateSocket = config.websocketPort !== config.apiPort;
+    if (separateSocket) {
+      wsServer = createHttpServer((_req: http.IncomingMessage, res: http.ServerResponse) => {
+        res.writeHead(404, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'not-found', message: 'this port only serves Socket.IO at /ws' } }));
+      });
+      try {
+        wsPort = await listen(wsServer, config.websocketPort, config.host, 'Socket.IO');
+      } catch (err) {
+        await closeServer(httpServer, 1000);
+        throw err;
+      }
+    }
+    const realtime = new Realtime(wsServer ?? httpServer, {
+      chat: () => liveChat,
+      conversations,
+      tokenMatches,
+      allowedHosts: allowedHostNames(config.host, config.allowedHosts),
+      corsOrigins: config.corsOrigins,
+      logger,
+      metrics,
+      snapshotter,
+      ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
+    });
+    broadcaster.target = realtime;
+    websocketClients = () => realtime.clients;
+
+    const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+    const url = `http://${displayHost}:${port}`;
+    const wsUrl = `http://${displayHost}:${wsPort}`;
+    logger.info({ url, wsUrl, config: describeConfig(config), version: packageVersion }, 'orchestra is ready');
+
+    let closed: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      closed ??= (async () => {
+        closing = true;
+        const t = config.shutdownTimeoutMs;
+        logger.info('shutting down');
+        // Streams first, so every reply in flight is stored before its socket goes away.
+        await step(logger, 'chat streams', t, () => liveChat.shutdown());
+        await step(logger, 'socket.io', t, () => realtime.close());
+        await step(logger, 'http', t, () => closeServer(httpServer, Math.min(t, 2000)));
+        if (wsServer) {
+          const s = wsServer;
+          await step(logger, 'socket.io listener', t, () => closeServer(s, Math.min(t, 2000)));
+        }
+        offTransitions();
+        untrackBreakers();
+        snapshotter.close();
+        await step(logger, 'providers', t, () => liveProviders.close());
+        await step(logger, 'cache', t, () => liveCache.close());
+        await step(logger, 'database', t, () => liveStore.close());
+        breakers.shutdown();
+        metrics.close();
+        logger.info('stopped');
+        await logging.close();
+      })();
+      return closed;
+    };
+    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, close };
+  } catch (err) {
+    cleanups.push(
+      { name: 'providers', run: async () => providers?.close() },
+      { name: 'cache', run: async () => cache?.close() },
+      { name: 'database', run: async () => store?.close() },
+    );
+    for (const c of cleanups) await step(logger, c.name, 2000, c.run);
+    untrackBreakers();
+    breakers.shutdown();
+    metrics.close();
+    await logging.close();
+    throw err;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Entry of the backend utility process (forked by main/backend-host.ts). It is the only file in
+ * main/ that imports the backend, and the backend never imports main/.
+ */
+import { loadConfig } from '../backend/config/load.js';
+import { startServer } from '../backend/server.js';
+import type { BackendOverrides } from './backend-protocol.js';
+import { runBackend, type ParentPortLike, type RunningBackend } from './backend-runner.js';
+
+async function start(overrides: BackendOverrides): Promise<RunningBackend> {
+  const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : process.cwd();
+  // config.yaml and .env are read from the data directory, so a desktop user can keep one there.
+  const { config } = loadConfig({ env: process.env, cwd: dataDir, overrides });
+  return startServer(config);
+}
+
+const parentPort = (process as NodeJS.Process & { parentPort?: ParentPortLike }).parentPort;
+if (parentPort === undefined) {
+  process.stderr.write('main/backend-entry.js runs inside an Electron utility process; use `orchestra serve` to run the server headless\n');
+  process.exitCode = 2;
+} else {
+  const runner = runBackend(parentPort, {
+    start,
+    exit: (code) => process.exit(code),
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void runner.stop(0));
+}

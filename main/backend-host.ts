@@ -1,0 +1,238 @@
+import type { HostStatus } from '../preload/api.js';
+import { parseBackendMessage, type BackendOverrides, type BackendToHost, type HostToBackend } from './backend-protocol.js';
+
+/**
+ * The part of Electron's `UtilityProcess` the host uses. Main passes the real one; tests pass a
+ * fake, so none of this needs Electron to run.
+ */
+export interface UtilityProcessLike {
+  postMessage(message: HostToBackend): void;
+  kill(): boolean;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
+  on(event: 'exit', listener: (code: number) => void): unknown;
+  off(event: 'message', listener: (message: unknown) => void): unknown;
+  off(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+export interface BackendInfo {
+  url: string;
+  token: string;
+}
+
+/** The pairing link: the backend sets its HttpOnly cookie and redirects to the app at `/`. */
+export function pairingUrl(info: BackendInfo): string {
+  return `${info.url}/pair?token=${encodeURIComponent(info.token)}`;
+}
+
+export class BackendStartError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackendStartError';
+  }
+}
+
+const seconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`;
+
+/**
+ * Races the backend's explicit `server-started` message against a startup timeout and the
+ * process exiting early. On timeout the process is killed, so a hung start never lingers.
+ */
+export function waitForServerStarted(child: UtilityProcessLike, timeoutMs: number, describeExit?: () => string): Promise<BackendInfo> {
+  return new Promise<BackendInfo>((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    const fail = (message: string): void => {
+      cleanup();
+      reject(new BackendStartError(message));
+    };
+    const onMessage = (raw: unknown): void => {
+      const message: BackendToHost | undefined = parseBackendMessage(raw);
+      if (message?.type === 'server-started') {
+        cleanup();
+        resolve({ url: message.url, token: message.token });
+      } else if (message?.type === 'server-failed') {
+        child.kill();
+        fail(`the backend could not start: ${message.message}`);
+      }
+    };
+    const onExit = (code: number): void => {
+      const detail = describeExit?.() ?? '';
+      fail(`the backend exited with code ${code} before it was ready${detail ? `: ${detail}` : ''}`);
+    };
+    const timer = setTimeout(() => {
+      child.kill();
+      fail(`the backend did not report ready within ${seconds(timeoutMs)}; it was stopped (see the backend log in the data directory)`);
+    }, timeoutMs);
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+export interface BackendHostOptions {
+  fork: () => UtilityProcessLike;
+  /** Read at every start, so a restart picks up saved settings. */
+  overrides: () => BackendOverrides;
+  startupTimeoutMs?: number;
+  stopTimeoutMs?: number;
+  reconfigureTimeoutMs?: number;
+  /** Crashes tolerated within `restartWindowMs` before the host gives up. */
+  maxRestarts?: number;
+  restartWindowMs?: number;
+  onStatus?: (status: HostStatus) => void;
+  /** Called after a crash restart brought the backend back (its URL may have changed). */
+  onRestarted?: (info: BackendInfo) => void;
+  /** Called when the backend keeps crashing and the host stopped restarting it. */
+  onFatal?: (message: string) => void;
+  /** The last lines the process wrote, for error messages. */
+  describeExit?: () => string;
+  now?: () => number;
+}
+
+interface Running {
+  child: UtilityProcessLike;
+  exited: Promise<number>;
+  info: BackendInfo | undefined;
+}
+
+/**
+ * Hosts the backend in a utility process: start with a ready handshake, restart after a crash
+ * (a bounded number of times), apply settings, and stop within a time limit.
+ */
+export class BackendHost {
+  private current: Running | undefined;
+  private stopping = false;
+  private crashes: number[] = [];
+  private readonly o: Required<Omit<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit'>> &
+    Pick<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit'>;
+
+  constructor(options: BackendHostOptions) {
+    this.o = {
+      startupTimeoutMs: 20_000,
+      stopTimeoutMs: 5_000,
+      reconfigureTimeoutMs: 3_000,
+      maxRestarts: 3,
+      restartWindowMs: 60_000,
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  get info(): BackendInfo | undefined {
+    return this.current?.info;
+  }
+
+  private status(state: HostStatus['state'], message: string): void {
+    this.o.onStatus?.({ state, message, at: new Date(this.o.now()).toISOString() });
+  }
+
+  async start(): Promise<BackendInfo> {
+    if (this.current !== undefined) throw new Error('the backend is already running');
+    this.stopping = false;
+    this.status('starting', 'starting the backend');
+    const child = this.o.fork();
+    const exited = new Promise<number>((resolve) => child.on('exit', resolve));
+    const running: Running = { child, exited, info: undefined };
+    this.current = running;
+    const ready = waitForServerStarted(child, this.o.startupTimeoutMs, this.o.describeExit);
+    child.postMessage({ type: 'start', overrides: this.o.overrides() });
+    try {
+      running.info = await ready;
+    } catch (err) {
+      this.current = undefined;
+      this.status('failed', (err as Error).message);
+      throw err;
+    }
+    void exited.then((code) => this.onExit(running, code));
+    this.status('running', `the backend is running at ${running.info.url}`);
+    return running.info;
+  }
+
+  private onExit(running: Running, code: number): void {
+    if (this.current !== running || this.stopping) return;
+    this.current = undefined;
+    const now = this.o.now();
+    this.crashes = this.crashes.filter((t) => now - t < this.o.restartWindowMs);
+    this.crashes.push(now);
+    const detail = this.o.describeExit?.() ?? '';
+    const why = `the backend stopped unexpectedly (exit code ${code})${detail ? `: ${detail}` : ''}`;
+    if (this.crashes.length > this.o.maxRestarts) {
+      const message = `${why}; it crashed ${this.crashes.length} times within ${seconds(this.o.restartWindowMs)}, so it is not restarted again`;
+      this.status('failed', message);
+      this.o.onFatal?.(message);
+      return;
+    }
+    this.status('restarting', `${why}; restarting it`);
+    this.start().then(
+      (info) => this.o.onRestarted?.(info),
+      (err: unknown) => this.o.onFatal?.((err as Error).message),
+    );
+  }
+
+  /**
+   * Sends new settings to the running backend. Resolves `applied: false` when the backend cannot
+   * apply them live (or does not answer in time); the caller then decides to restart.
+   */
+  reconfigure(overrides: BackendOverrides): Promise<{ applied: boolean; message: string }> {
+    const running = this.current;
+    if (running?.info === undefined) return Promise.resolve({ applied: false, message: 'the backend is not running' });
+    const { child } = running;
+    return new Promise((resolve) => {
+      const done = (result: { applied: boolean; message: string }): void => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        resolve(result);
+      };
+      const onMessage = (raw: unknown): void => {
+        const message = parseBackendMessage(raw);
+        if (message?.type === 'reconfigured') done({ applied: message.applied, message: message.message });
+      };
+      const timer = setTimeout(
+        () => done({ applied: false, message: `the backend did not answer the reconfigure message within ${seconds(this.o.reconfigureTimeoutMs)}` }),
+        this.o.reconfigureTimeoutMs,
+      );
+      child.on('message', onMessage);
+      child.postMessage({ type: 'reconfigure', overrides });
+    });
+  }
+
+  /** Stops the backend (graceful shutdown message, then kill after `stopTimeoutMs`) and starts it again. */
+  async restart(): Promise<BackendInfo> {
+    await this.stop();
+    return this.start();
+  }
+
+  /**
+   * Asks the backend to close in order and waits for it to exit; kills it when it takes longer
+   * than `stopTimeoutMs`. Safe to call at any time and more than once.
+   */
+  async stop(): Promise<void> {
+    const running = this.current;
+    this.stopping = true;
+    if (running === undefined) return;
+    this.current = undefined;
+    const { child, exited } = running;
+    try {
+      child.postMessage({ type: 'shutdown' });
+    } catch {
+      // already gone: the exit promise settles below
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), this.o.stopTimeoutMs);
+    });
+    const result = await Promise.race([exited, timedOut]);
+    clearTimeout(timer);
+    if (result === 'timeout') {
+      child.kill();
+      const killTimeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, 1_000);
+      });
+      await Promise.race([exited, killTimeout]);
+      clearTimeout(timer);
+    }
+    this.status('stopped', 'the backend is stopped');
+  }
+}

@@ -1,0 +1,47 @@
+import { IPC_CHANNELS, type SaveSettingsResult, type SettingsView } from '../preload/api.js';
+
+/** The parts of Electron's ipcMain used here, so the handlers are tested without Electron. */
+export interface IpcMainLike {
+  handle(channel: string, listener: (event: IpcInvokeEventLike, ...args: unknown[]) => unknown): void;
+  removeHandler(channel: string): void;
+}
+
+export interface IpcInvokeEventLike {
+  senderFrame: { url: string } | null;
+}
+
+export interface BridgeHandlers {
+  getSettings(): SettingsView;
+  saveSettings(update: unknown): Promise<SaveSettingsResult>;
+}
+
+export class UntrustedSenderError extends Error {
+  constructor(url: string) {
+    super(`refused an IPC call from ${url || 'an unknown frame'}`);
+    this.name = 'UntrustedSenderError';
+  }
+}
+
+/**
+ * Registers the main-process side of the preload bridge. Every call checks that it comes from a
+ * frame showing the app (the backend origin): a page that somehow got into a frame cannot read
+ * or change settings. Returns the function that removes the handlers.
+ */
+export function registerBridgeHandlers(ipc: IpcMainLike, handlers: BridgeHandlers, isTrustedUrl: (url: string) => boolean): () => void {
+  const guard = (event: IpcInvokeEventLike): void => {
+    const url = event.senderFrame?.url ?? '';
+    if (!isTrustedUrl(url)) throw new UntrustedSenderError(url);
+  };
+  ipc.handle(IPC_CHANNELS.getSettings, (event) => {
+    guard(event);
+    return handlers.getSettings();
+  });
+  ipc.handle(IPC_CHANNELS.saveSettings, (event, update) => {
+    guard(event);
+    return handlers.saveSettings(update);
+  });
+  return () => {
+    ipc.removeHandler(IPC_CHANNELS.getSettings);
+    ipc.removeHandler(IPC_CHANNELS.saveSettings);
+  };
+}

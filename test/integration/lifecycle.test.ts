@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../backend/config/load.js';
+import { PortInUseError } from '../../backend/http/listen.js';
+import { startServer } from '../../backend/server.js';
+import { startFakeProvider } from '../fixtures/fake-provider.js';
+import { startTestServer, tempDir, waitFor } from '../fixtures/test-server.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const bin = path.join(root, 'bin', 'orchestra.js');
+
+function canListen(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, host, () => s.close(() => resolve(true)));
+  });
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function run(args: string[], env: Record<string, string>, cwd: string) {
+  const child = spawn(process.execPath, [bin, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+describe('lifecycle', () => {
+  it('close() releases the port, the database file and every handle it opened', async () => {
+    const before = new Set(process.getActiveResourcesInfo());
+    const t = await startTestServer();
+    const port = t.server.port;
+    await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
+    expect(await canListen(port)).toBe(false);
+    const dataDir = t.dataDir;
+    await t.server.close();
+    await t.provider?.close();
+    expect(await canListen(port)).toBe(true);
+    // better-sqlite3 checkpoints and removes the WAL when the last connection closes
+    expect(existsSync(path.join(dataDir, 'app.db-wal'))).toBe(false);
+    // close is idempotent
+    await t.server.close();
+    await new Promise((r) => setTimeout(r, 50));
+    const leaked = process.getActiveResourcesInfo().filter((r) => !before.has(r) && r !== 'Timeout' && r !== 'TTYWrap');
+    expect(leaked).toEqual([]);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a port in use fails start-up with one clear message naming the port', async () => {
+    const blocker = net.createServer();
+    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    const dataDir = tempDir();
+    const { config } = loadConfig({ env: {}, cwd: dataDir, overrides: { dataDir, apiPort: port, logToFile: false, logLevel: 'silent' } });
+    const error = await startServer(config, { probeTargets: [] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PortInUseError);
+    expect((error as Error).message).toMatch(new RegExp(`port ${port} on 127.0.0.1 is already in use`));
+    await new Promise((r) => blocker.close(r));
+    // nothing was left open: the same data dir starts fine now
+    const server = await startServer({ ...config, apiPort: 0 }, { probeTargets: [] });
+    await server.close();
+  });
+
+  it('writes JSON logs to DATA_DIR/logs/backend.log with secrets masked', async () => {
+    const dataDir = tempDir();
+    const t = await startTestServer({ dataDir, overrides: { logToFile: true, llmApiKey: 'sk-very-secret-key-123' } });
+    await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
+    await fetch(`${t.url}/pair?token=${t.token}`, { redirect: 'manual' });
+    await t.close();
+    const text = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8');
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.some((l) => l.msg === 'orchestra is ready')).toBe(true);
+    expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
+    expect(text).not.toContain(t.token);
+    expect(text).not.toContain('sk-very-secret-key-123');
+  });
+});
+
+describe('orchestra serve', () => {
+  it.each(['SIGTERM', 'SIGINT'] as const)('prints the URL and pairing link, and on %s closes in order and frees the port', async (signal) => {
+    const provider = await startFakeProvider({ tokens: 10_000, tokenIntervalMs: 5 });
+    const dataDir = tempDir();
+    const port = await freePort();
+    const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
+    expect(p.err()).toContain(`http://127.0.0.1:${port}`);
+    expect(p.err()).toMatch(/\/pair\?token=/);
+    const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+    // a reply is streaming when the signal arrives: it must be stored, not lost
+    const res = await fetch(`http://127.0.0.1:${port}/api/chat`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ message: 'long', stream: true }),
+    });
+    const reader = res.body?.getReader();
+    await reader?.read();
+    p.child.kill(signal);
+    expect(await p.exited).toBe(0);
+    expect(await canListen(port)).toBe(true);
+    expect(p.out()).toMatch(/"msg":"stopped"/);
+    const { openSqlite } = await import('../../backend/data/sqlite.js');
+    const { db } = openSqlite(path.join(dataDir, 'app.db'));
+    const statuses = (await db.selectFrom('messages').select('status').execute()).map((r) => r.status);
+    await db.destroy();
+    expect(statuses.sort()).toEqual(['complete', 'interrupted']);
+    await provider.close();
+  });
+
+  it('a port in use is one clear line and exit code 1', async () => {
+    const blocker = net.createServer();
+    const port = await new Promise<number>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve((blocker.address() as net.AddressInfo).port)));
+    const dataDir = tempDir();
+    const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LOG_TO_FILE: 'false', LOG_LEVEL: 'silent' }, dataDir);
+    expect(await p.exited).toBe(1);
+    expect(p.err().trim()).toBe(
+      `orchestra: HTTP port ${port} on 127.0.0.1 is already in use — another Orchestra or another program is listening there; stop it or pick another port (--port, API_PORT or WEBSOCKET_PORT)`,
+    );
+    await new Promise((r) => blocker.close(r));
+  });
+
+  it('an invalid setting stops start-up with one line naming key, source and what is allowed (exit 2)', async () => {
+    const dataDir = tempDir();
+    const p = run(['serve'], { DATA_DIR: dataDir, CIRCUIT_BREAKER_THRESHOLD: 'many' }, dataDir);
+    expect(await p.exited).toBe(2);
+    const lines = p.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/CIRCUIT_BREAKER_THRESHOLD="many" from environment: expected/);
+  });
+
+  it('answers --help and unknown commands', async () => {
+    const help = run(['--help'], {}, root);
+    expect(await help.exited).toBe(0);
+    expect(help.out()).toMatch(/serve/);
+    const bad = run(['frobnicate'], {}, root);
+    expect(await bad.exited).toBe(2);
+    expect(bad.err()).toMatch(/unknown command "frobnicate"/);
+  });
+});

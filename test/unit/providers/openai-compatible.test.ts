@@ -1,0 +1,308 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Breaker } from '../../../backend/breaker/breaker.js';
+import { ProviderError } from '../../../backend/providers/errors.js';
+import { OpenAICompatibleProvider, type OpenAICompatibleOptions } from '../../../backend/providers/openai-compatible.js';
+import type { ChatTurn } from '../../../backend/providers/types.js';
+import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { collect, deadPort, testBreaker } from './harness.js';
+
+const messages: ChatTurn[] = [
+  { role: 'system', content: 'be brief' },
+  { role: 'user', content: 'Hello there, model — ça va? 🎉' },
+];
+
+let fake: FakeProvider;
+let breaker: Breaker;
+const providers: OpenAICompatibleProvider[] = [];
+
+function provider(options: Partial<OpenAICompatibleOptions> = {}): OpenAICompatibleProvider {
+  const p = new OpenAICompatibleProvider({ baseUrl: fake.url, breaker, idleTimeoutMs: 300, connectTimeoutMs: 500, ...options });
+  providers.push(p);
+  return p;
+}
+
+const signal = (): AbortSignal => new AbortController().signal;
+
+beforeEach(async () => {
+  fake = await startFakeProvider();
+  breaker = testBreaker();
+});
+
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.close()));
+  breaker.shutdown();
+  await fake.close();
+});
+
+describe('OpenAICompatibleProvider streaming', () => {
+  it('streams the reply content and reports usage', async () => {
+    fake.set({ echo: true });
+    const p = provider({ model: 'fake-model-2' });
+    const out = await collect(p.stream({ messages, signal: signal(), temperature: 0.2 }));
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe(messages[1]?.content);
+    expect(out.deltas.length).toBeGreaterThan(3);
+    expect(out.usage).toEqual({ type: 'usage', promptTokens: 9, completionTokens: out.deltas.length });
+    const body = fake.requests.at(-1)?.body;
+    expect(body).toMatchObject({
+      model: 'fake-model-2',
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      temperature: 0.2,
+    });
+  });
+
+  it('streams a long reply with many tokens per chunk and multi-byte text intact', async () => {
+    const tokenText = (i: number): string => (i % 3 === 0 ? `é${i}🎉 ` : `t${i} `);
+    fake.set({ tokens: 3000, tokensPerChunk: 7, tokenText });
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
+    let expected = '';
+    for (let i = 0; i < 3000; i++) expected += tokenText(i);
+    expect(out.error).toBeUndefined();
+    expect(out.deltas).toHaveLength(3000);
+    expect(out.text).toBe(expected);
+  });
+
+  it('uses the first listed model when none is given, and sends the API key', async () => {
+    const p = provider({ apiKey: 'sk-test' });
+    const out = await collect(p.stream({ messages, signal: signal() }));
+    expect(out.error).toBeUndefined();
+    expect(fake.requests.map((r) => r.path)).toEqual(['/v1/models', '/v1/chat/completions']);
+    expect(fake.requests[1]?.body).toMatchObject({ model: 'fake-model' });
+    for (const r of fake.requests) expect(r.headers.authorization).toBe('Bearer sk-test');
+    // The listed default is remembered.
+    await collect(p.stream({ messages, signal: signal() }));
+    expect(fake.requests.filter((r) => r.path === '/v1/models')).toHaveLength(1);
+  });
+
+  it('lists models', async () => {
+    fake.set({ models: ['a', 'b', 'c'] });
+    await expect(provider().listModels()).resolves.toEqual(['a', 'b', 'c']);
+  });
+
+  it('a reply without usage ends without a usage event', async () => {
+    fake.set({ usage: false, tokens: 2 });
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('tok0 tok1 ');
+    expect(out.usage).toBeUndefined();
+  });
+});
+
+describe('OpenAICompatibleProvider cancel', () => {
+  it('aborting the signal stops the upstream request and ends the stream with cancelled', async () => {
+    fake.set({ tokens: 1000, tokenIntervalMs: 10 });
+    const ctl = new AbortController();
+    const seen: string[] = [];
+    let error: unknown;
+    try {
+      for await (const ev of provider({ model: 'm' }).stream({ messages, signal: ctl.signal })) {
+        if (ev.type === 'delta') seen.push(ev.text);
+        if (seen.length === 3) ctl.abort();
+      }
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ProviderError);
+    expect((error as ProviderError).code).toBe('cancelled');
+    expect((error as ProviderError).status).toBe(499);
+    await fake.waitForAbort(1_000);
+    expect(fake.requests.at(-1)?.aborted).toBe(true);
+    expect(fake.activeStreams()).toBe(0);
+    expect(breaker.snapshot().failures).toBe(0);
+  });
+
+  it('aborting while waiting for the headers stops the request', async () => {
+    fake.set({ mode: 'hang-before-headers' });
+    const ctl = new AbortController();
+    const pending = collect(provider({ model: 'm' }).stream({ messages, signal: ctl.signal }));
+    await new Promise((r) => setTimeout(r, 50));
+    ctl.abort();
+    const out = await pending;
+    expect(out.error?.code).toBe('cancelled');
+    await expect.poll(() => fake.requests.at(-1)?.aborted).toBe(true);
+    expect(breaker.snapshot().failures).toBe(0);
+  });
+
+  it('a consumer that stops iterating aborts the upstream request', async () => {
+    fake.set({ tokens: 1000, tokenIntervalMs: 10 });
+    let n = 0;
+    for await (const ev of provider({ model: 'm' }).stream({ messages, signal: signal() })) {
+      if (ev.type === 'delta' && ++n === 2) break;
+    }
+    await fake.waitForAbort(1_000);
+    expect(fake.requests.at(-1)?.aborted).toBe(true);
+  });
+
+  it('an already aborted signal never reaches the provider', async () => {
+    const ctl = new AbortController();
+    ctl.abort();
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: ctl.signal }));
+    expect(out.error?.code).toBe('cancelled');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('OpenAICompatibleProvider failures', () => {
+  it('connection refused is provider-unavailable', async () => {
+    const port = await deadPort();
+    const p = provider({ baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm' });
+    const out = await collect(p.stream({ messages, signal: signal() }));
+    expect(out.error?.code).toBe('provider-unavailable');
+    expect(out.error?.status).toBe(503);
+    expect(out.error?.message).toContain('ECONNREFUSED');
+    await expect(p.listModels()).rejects.toMatchObject({ code: 'provider-unavailable' });
+  });
+
+  it('a connection reset before the headers is provider-unavailable', async () => {
+    fake.set({ mode: 'refuse' });
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.error?.code).toBe('provider-unavailable');
+  });
+
+  it('HTTP 500 is provider-error with the upstream status and message', async () => {
+    fake.set({ mode: 'http-error', errorStatus: 500, errorMessage: 'model crashed' });
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.error).toBeInstanceOf(ProviderError);
+    expect(out.error?.code).toBe('provider-error');
+    expect(out.error?.status).toBe(502);
+    expect(out.error?.details).toMatchObject({ status: 500, message: 'model crashed', upstreamCode: 'fake_500' });
+    expect(out.error?.message).toContain('model crashed');
+    expect(breaker.snapshot().failures).toBe(1);
+  });
+
+  it('an upstream 4xx is provider-error but not a breaker failure; 429 is one', async () => {
+    fake.set({ mode: 'http-error', errorStatus: 404, errorMessage: 'model "x" not found' });
+    const p = provider({ model: 'x' });
+    const out = await collect(p.stream({ messages, signal: signal() }));
+    expect(out.error?.details).toMatchObject({ status: 404, message: 'model "x" not found' });
+    expect(breaker.snapshot().failures).toBe(0);
+    fake.set({ errorStatus: 429, errorMessage: 'slow down' });
+    expect((await collect(p.stream({ messages, signal: signal() }))).error?.details).toMatchObject({ status: 429 });
+    expect(breaker.snapshot().failures).toBe(1);
+  });
+
+  it('headers then silence is provider-timeout after the idle timeout, and the request is aborted', async () => {
+    fake.set({ mode: 'hang' });
+    const started = Date.now();
+    const out = await collect(provider({ model: 'm', idleTimeoutMs: 200 }).stream({ messages, signal: signal() }));
+    const elapsed = Date.now() - started;
+    expect(out.error?.code).toBe('provider-timeout');
+    expect(out.error?.status).toBe(504);
+    expect(elapsed).toBeGreaterThanOrEqual(150);
+    expect(elapsed).toBeLessThan(2_000);
+    await fake.waitForAbort(1_000);
+    expect(breaker.snapshot().failures).toBe(1);
+  });
+
+  it('a stall mid-reply is provider-timeout after the deltas that did arrive', async () => {
+    fake.set({ tokens: 3, firstTokenDelayMs: 0, tokenIntervalMs: 1_000 });
+    const out = await collect(provider({ model: 'm', idleTimeoutMs: 200 }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('tok0 ');
+    expect(out.error?.code).toBe('provider-timeout');
+  });
+
+  it('no headers at all is provider-timeout after the headers timeout', async () => {
+    fake.set({ mode: 'hang-before-headers' });
+    const out = await collect(provider({ model: 'm', headersTimeoutMs: 200 }).stream({ messages, signal: signal() }));
+    expect(out.error?.code).toBe('provider-timeout');
+  });
+
+  it('a slow consumer is not mistaken for an idle provider', async () => {
+    // ~6 MB: far more than the socket and stream buffers hold, so the upstream must wait for us.
+    const big = 'x'.repeat(2_000);
+    fake.set({ tokens: 3_000, tokensPerChunk: 10, tokenText: () => big });
+    const p = provider({ model: 'm', idleTimeoutMs: 200 });
+    let n = 0;
+    for await (const ev of p.stream({ messages, signal: signal() })) {
+      if (ev.type === 'delta' && ++n === 1) {
+        await new Promise((r) => setTimeout(r, 1_500));
+        expect(fake.activeStreams()).toBe(1);
+      }
+    }
+    expect(n).toBe(3_000);
+  });
+
+  it('a disconnect mid-stream is provider-disconnected after the deltas that arrived', async () => {
+    fake.set({ mode: 'disconnect-after', tokens: 10, disconnectAfterTokens: 4 });
+    const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.deltas).toEqual(['tok0 ', 'tok1 ', 'tok2 ', 'tok3 ']);
+    expect(out.error?.code).toBe('provider-disconnected');
+    expect(out.error?.status).toBe(502);
+    // Establishing the stream succeeded; the cut is reported to the breaker separately.
+    expect(breaker.snapshot()).toMatchObject({ successes: 1, failures: 1 });
+  });
+
+  it('a closed provider refuses new calls', async () => {
+    const p = provider({ model: 'm' });
+    await p.close();
+    await p.close();
+    expect((await collect(p.stream({ messages, signal: signal() }))).error?.code).toBe('provider-unavailable');
+  });
+});
+
+describe('OpenAICompatibleProvider against other server shapes', () => {
+  let server: Server | undefined;
+  async function serve(handler: Parameters<typeof createServer>[1]): Promise<string> {
+    server = createServer(handler);
+    await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  }
+  afterEach(async () => {
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    server = undefined;
+  });
+
+  it('accepts a stream that ends with finish_reason but no [DONE], and no trailing blank line', async () => {
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"delta":{"content":"b"},"finish_reason":"stop"}]}\n');
+    });
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe('ab');
+  });
+
+  it('a clean end without [DONE] or finish_reason is provider-disconnected', async () => {
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"choices":[{"delta":{"content":"a"}}]}\n\n');
+    });
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('a');
+    expect(out.error?.code).toBe('provider-disconnected');
+  });
+
+  it('an error event mid-stream is provider-error with its message', async () => {
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"error":{"message":"overloaded","code":502}}\n\n');
+    });
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('a');
+    expect(out.error?.code).toBe('provider-error');
+    expect(out.error?.details).toMatchObject({ message: 'overloaded', status: 502 });
+  });
+
+  it('a server that ignores stream:true and answers JSON still yields the reply', async () => {
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ choices: [{ message: { content: 'whole' }, finish_reason: 'stop' }], usage: { prompt_tokens: 2, completion_tokens: 1 } }));
+    });
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('whole');
+    expect(out.usage).toEqual({ type: 'usage', promptTokens: 2, completionTokens: 1 });
+  });
+
+  it('an Ollama-style error body gives its message', async () => {
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"model \\"llama9\\" not found, try pulling it first"}');
+    });
+    const out = await collect(provider({ baseUrl, model: 'llama9' }).stream({ messages, signal: signal() }));
+    expect(out.error?.details).toMatchObject({ status: 404, message: 'model "llama9" not found, try pulling it first' });
+  });
+});
