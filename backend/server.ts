@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
-import { MemoryCache } from './cache/memory.js';
+import { CompletionCache } from './cache/completions.js';
+import { openCache } from './cache/open.js';
 import type { Cache } from './cache/cache.js';
 import { DeferredBroadcaster } from './chat/broadcaster.js';
 import { ConversationService } from './chat/conversations.js';
@@ -11,6 +12,7 @@ import { describeConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { passwordOf, registerSecret } from './config/secrets.js';
 import { openStore } from './data/open.js';
+import { LiveSettings, type ReconfigureResult } from './data/reconfigure.js';
 import type { Store } from './data/store.js';
 import { createApp } from './http/app.js';
 import { resolveToken, tokenMatcher } from './http/auth.js';
@@ -21,7 +23,10 @@ import { createMetrics } from './metrics/metrics.js';
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
 import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
+import { ModelCatalog } from './providers/catalog.js';
+import { attachRedisAdapter } from './realtime/redis-adapter.js';
 import { Realtime } from './realtime/socket-server.js';
+import { isRedisUrl } from './redis/client.js';
 import { StatusService } from './status/status.js';
 
 export interface StartOptions {
@@ -43,6 +48,8 @@ export interface RunningServer {
   config: Config;
   logger: Logger;
   logFile: string | undefined;
+  /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
+  reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
 }
 
@@ -90,22 +97,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let store: Store | undefined;
   let cache: Cache | undefined;
   let providers: ProviderRegistry | undefined;
+  let onPulled = (_conversationIds: string[]): void => {};
 
   try {
     store = await openStore(config, {
       observe: (backend) => (operation, seconds) => metrics.dbQueryDuration.observe({ backend, operation }, seconds),
       breakers,
       logger,
+      // PostgreSQL mode (issue 3): outbox/lag/active-backend gauges, and cache invalidation for
+      // conversations a pull changed.
+      gauges: metrics,
+      onPulled: (ids) => onPulled(ids),
     });
     const liveStore = store;
     metrics.dbActiveBackend.set({ backend: store.backend }, 1);
     const interrupted = await store.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
 
-    cache = new MemoryCache({
-      ttlSeconds: config.cacheTtlSeconds,
-      onLookup: (tier, result) => metrics.cacheRequests.inc({ tier, result }),
-    });
+    cache = openCache(config, { breakers, metrics, logger });
     const liveCache = cache;
     providers = createProviderRegistry({
       baseUrl: config.llmBaseUrl,
@@ -124,6 +133,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const broadcaster = new DeferredBroadcaster();
     let websocketClients = (): number => 0;
     const conversations = new ConversationService(liveStore, liveCache, broadcaster);
+    onPulled = (ids) => {
+      for (const id of ids) void conversations.invalidate(id).catch(() => {});
+    };
     const status = new StatusService({
       version: packageVersion,
       startedAt,
@@ -137,7 +149,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       websocketClients: () => websocketClients(),
     });
     const validator: ReplyValidator | undefined = undefined;
-    const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, ...(validator ? { validator } : {}) });
+    const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, completions: new CompletionCache(liveCache), ...(validator ? { validator } : {}) });
     const snapshotter = new MetricsSnapshotter(metrics, status, () => liveChat.activeCount, () => breakers.snapshot());
 
     // One log line and one status:changed per breaker transition, never one per failed call.
@@ -150,20 +162,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
 
     let closing = false;
-    const app = createApp({
+    const { app, fast } = createApp({
       config,
       logger,
       tokenMatches,
       store: liveStore,
       chat: liveChat,
       conversations,
+      models: new ModelCatalog(liveProviders, liveCache, Math.min(60, config.cacheTtlSeconds)),
       status,
+      breakers: { breakers: () => breakers.snapshot(), database: () => liveStore.health(), sync: () => liveStore.sync?.() },
       metrics,
       snapshotter,
       rendererDir: options.rendererDir ?? rendererDistDir,
       isClosing: () => closing,
     });
-    const httpServer = createHttpServer(app);
+    const httpServer = createHttpServer(app, fast);
     const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');
     let wsServer: http.Server | undefined;
     let wsPort = port;
@@ -191,6 +205,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       snapshotter,
       ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
     });
+    // Before the first connection: Socket.IO fan-out across instances when Redis is configured.
+    const fanOut = isRedisUrl(config.redisUrl)
+      ? attachRedisAdapter(realtime.io, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, logger })
+      : undefined;
     broadcaster.target = realtime;
     websocketClients = () => realtime.clients;
 
@@ -208,6 +226,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         // Streams first, so every reply in flight is stored before its socket goes away.
         await step(logger, 'chat streams', t, () => liveChat.shutdown());
         await step(logger, 'socket.io', t, () => realtime.close());
+        if (fanOut) await step(logger, 'socket.io redis', t, () => fanOut.close());
         await step(logger, 'http', t, () => closeServer(httpServer, Math.min(t, 2000)));
         if (wsServer) {
           const s = wsServer;
@@ -226,7 +245,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       })();
       return closed;
     };
-    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, close };
+    const live = new LiveSettings(liveStore, config, logger);
+    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, reconfigure: (next) => live.apply(next), close };
   } catch (err) {
     cleanups.push(
       { name: 'providers', run: async () => providers?.close() },

@@ -1,19 +1,24 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../data/store.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { ModelCatalog } from '../providers/catalog.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import type { StatusService } from '../status/status.js';
 import { pairingRoute, presentedToken, requireToken } from './auth.js';
 import { AppError, errorBody } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
+import { fastPath } from './fast-path.js';
+import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
 import { CONTENT_SECURITY_POLICY, allowedHostNames, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
 
@@ -24,7 +29,11 @@ export interface AppDeps {
   store: Store;
   chat: ChatService;
   conversations: ConversationService;
+  /** GET /api/models; absent in builds without a provider registry. */
+  models?: ModelCatalog;
   status: StatusService;
+  /** GET /api/breakers, for the `orchestra breaker` monitor. */
+  breakers?: BreakerSources;
   metrics: Metrics;
   snapshotter: MetricsSnapshotter;
   /** Mounted at /api; the governance concern provides it (501 until then). */
@@ -107,7 +116,13 @@ function errorHandler(deps: AppDeps) {
   };
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export interface BuiltApp {
+  app: express.Express;
+  /** Serves the hot routes without the router; returns false for every other request. */
+  fast: (req: IncomingMessage, res: ServerResponse) => boolean;
+}
+
+export function createApp(deps: AppDeps): BuiltApp {
   const { config } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -115,10 +130,10 @@ export function createApp(deps: AppDeps): express.Express {
   // Proxies are not trusted: the socket address decides who is local.
   app.set('trust proxy', false);
 
-  app.use(observe(deps));
-  app.use(hostGuard(allowedHostNames(config.host, config.allowedHosts)));
-  app.use(securityHeaders);
-  app.use(probeRoutes(deps.store, deps.isClosing));
+  const edge: RequestHandler[] = [observe(deps), hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
+  app.use(...edge);
+  const probes = probeRoutes(deps.store, deps.isClosing);
+  app.use(probes.router);
 
   const tokenGuard = requireToken(deps.tokenMatches);
   const prometheus = prometheusRoute(deps.metrics);
@@ -133,13 +148,15 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/pair', pairingRoute(deps.tokenMatches, () => false));
 
   const api = express.Router();
-  api.use(cors(config.corsOrigins));
-  api.use(rateLimit(config.rateLimitPerMinute));
-  api.use(tokenGuard);
+  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute), tokenGuard];
+  api.use(...apiGuards);
   api.use(jsonBodyParser(config.bodyLimitBytes));
-  api.use(statusRoutes(deps.status, deps.snapshotter));
+  const statusApi = statusRoutes(deps.status, deps.snapshotter);
+  api.use(statusApi.router);
   api.use(chatRoutes(deps.chat));
   api.use(conversationRoutes(deps.conversations));
+  if (deps.breakers) api.use(breakerRoutes(deps.breakers));
+  if (deps.models) api.use(modelRoutes(deps.models));
   if (deps.validateRouter) api.use(deps.validateRouter);
   else {
     api.post('/validate', () => {
@@ -172,6 +189,15 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req: Request) => {
     throw new AppError(404, 'not-found', `no route ${req.method} ${req.path}`);
   });
-  app.use(errorHandler(deps));
-  return app;
+  const onError = errorHandler(deps);
+  app.use(onError);
+
+  const fast = fastPath(
+    new Map<string, RequestHandler[]>([
+      ['GET /healthz', [...edge, probes.healthz]],
+      ['GET /api/status', [...edge, ...apiGuards, statusApi.status]],
+    ]),
+    onError,
+  );
+  return { app, fast };
 }

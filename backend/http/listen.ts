@@ -8,8 +8,12 @@ import type { Express } from 'express';
  * right one that call is a no-op, so V8 keeps its fast object shapes and the server keeps most of
  * node:http's throughput (see docs/performance.md).
  */
-export function createHttpServer(app: Express | ((req: http.IncomingMessage, res: http.ServerResponse) => void)): http.Server {
-  const handler = app as unknown as http.RequestListener;
+export function createHttpServer(
+  app: Express | ((req: http.IncomingMessage, res: http.ServerResponse) => void),
+  fast?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+): http.Server {
+  const appHandler = app as unknown as http.RequestListener;
+  const handler: http.RequestListener = fast ? (req, res) => void (fast(req, res) || appHandler(req, res)) : appHandler;
   const expressApp = app as Partial<Express>;
   if (expressApp.request === undefined || expressApp.response === undefined) return http.createServer(handler);
   const requestProto = expressApp.request as object;

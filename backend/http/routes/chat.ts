@@ -41,7 +41,7 @@ export function chatRoutes(chat: ChatService): Router {
     const log = requestLog(req);
     let sse: SseWriter | undefined;
     const started = await chat.start(
-      { conversationId: body.conversationId, message: body.message, model: body.model },
+      { conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache },
       { transport: wantsStream ? 'sse' : 'http', log, onToken: wantsStream ? (t) => sse?.send('token', t) : undefined },
     );
     // On Node 20 the request's own 'close' fires once the body is read; the response's tells us the client left.

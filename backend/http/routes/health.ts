@@ -1,4 +1,4 @@
-import { Router, type Request, type Response } from 'express';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Store } from '../../data/store.js';
 import type { MetricsSnapshotter } from '../../metrics/snapshot.js';
 import type { Metrics } from '../../metrics/metrics.js';
@@ -8,12 +8,13 @@ import { AppError } from '../errors.js';
 const HEALTHY = JSON.stringify({ status: 'ok' });
 
 /** Liveness and readiness: open to load balancers and process managers, no token needed. */
-export function probeRoutes(store: Store, isClosing: () => boolean): Router {
+export function probeRoutes(store: Store, isClosing: () => boolean): { router: Router; healthz: RequestHandler } {
   const router = Router();
-  router.get('/healthz', (_req: Request, res: Response) => {
+  const healthz = (_req: Request, res: Response): void => {
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': HEALTHY.length });
     res.end(HEALTHY);
-  });
+  };
+  router.get('/healthz', healthz);
   router.get('/readyz', async (_req: Request, res: Response) => {
     if (isClosing()) throw new AppError(503, 'not-ready', 'the server is shutting down', { component: 'server' });
     try {
@@ -23,20 +24,21 @@ export function probeRoutes(store: Store, isClosing: () => boolean): Router {
     }
     res.json({ status: 'ready' });
   });
-  return router;
+  return { router, healthz };
 }
 
-export function statusRoutes(status: StatusService, snapshotter: MetricsSnapshotter): Router {
+export function statusRoutes(status: StatusService, snapshotter: MetricsSnapshotter): { router: Router; status: RequestHandler } {
   const router = Router();
-  router.get('/status', (_req: Request, res: Response) => {
+  const handler = (_req: Request, res: Response): void => {
     const body = status.body();
     res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
     res.end(body);
-  });
+  };
+  router.get('/status', handler);
   router.get('/metrics', async (_req: Request, res: Response) => {
     res.json(await snapshotter.snapshot());
   });
-  return router;
+  return { router, status: handler };
 }
 
 export function prometheusRoute(metrics: Metrics) {

@@ -1,0 +1,43 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+
+/**
+ * Hot read-only routes (/healthz, /api/status) served without walking Express's router. Each one
+ * runs the very same middleware functions (request id and metrics, host guard, security headers,
+ * CORS, rate limit, token) as the Express chain, in the same order, and shares its error handler;
+ * it only skips the router's per-layer path matching, which costs more than the route itself.
+ * Because the server creates req/res with Express's prototypes (see listen.ts), Express helpers
+ * such as res.json work here too.
+ */
+export type FastRoutes = Map<string, RequestHandler[]>;
+
+export function fastPath(routes: FastRoutes, onError: ErrorRequestHandler) {
+  return (rawReq: IncomingMessage, rawRes: ServerResponse): boolean => {
+    const url = rawReq.url ?? '/';
+    const q = url.indexOf('?');
+    const steps = routes.get(`${rawReq.method ?? 'GET'} ${q < 0 ? url : url.slice(0, q)}`);
+    if (steps === undefined) return false;
+    const req = rawReq as Request;
+    const res = rawRes as Response;
+    (req as { res?: Response }).res = res;
+    (res as { req?: Request }).req = req;
+    res.locals = Object.create(null) as Record<string, unknown>;
+    let i = 0;
+    const next: NextFunction = (err?: unknown) => {
+      if (err !== undefined && err !== null && err !== 'route' && err !== 'router') {
+        onError(err, req, res, () => {});
+        return;
+      }
+      const step = steps[i++];
+      if (step === undefined) return;
+      try {
+        const result = step(req, res, next) as unknown;
+        if (result instanceof Promise) result.catch(next);
+      } catch (e) {
+        next(e);
+      }
+    };
+    next();
+    return true;
+  };
+}

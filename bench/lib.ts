@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+/** Shared pieces of the benchmarks: child processes, free ports, load generation, statistics. */
+export const root = path.resolve(import.meta.dirname, '..');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function percentile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+export const median = (values: number[]): number => percentile(values, 0.5);
+
+export async function waitForHttp(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export interface Orchestra {
+  url: string;
+  token: string;
+  child: ChildProcess;
+  dataDir: string;
+  /** ms from spawn to the first 200 from /healthz */
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `orchestra serve` from the built dist/ in its own process, as a user would. */
+export async function startOrchestra(env: Record<string, string> = {}): Promise<Orchestra> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'orchestra-bench-'));
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [path.join(root, 'bin', 'orchestra.js'), 'serve', '--port', String(port)], {
+    env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_TO_FILE: 'false', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitForHttp(`${url}/healthz`);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`orchestra did not start: ${stderr}`, { cause: err });
+  }
+  const startMs = performance.now() - started;
+  const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+  return {
+    url,
+    token,
+    child,
+    dataDir,
+    startMs,
+    stop: () =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export function rssOf(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kb * 1024;
+}
+
+export function line(name: string, value: string, verdict: string): void {
+  process.stdout.write(`${name.padEnd(46)} ${value.padEnd(44)} ${verdict}\n`);
+}

@@ -1,0 +1,18 @@
+import { httpThroughput } from './http-throughput.js';
+
+/**
+ * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
+ * on the same machine, because absolute numbers on a shared machine mean little.
+ */
+const only = process.argv.slice(2);
+const suites: Array<[string, () => Promise<void>]> = [['http', () => httpThroughput()]];
+
+for (const [name, run] of suites) {
+  if (only.length > 0 && !only.includes(name)) continue;
+  try {
+    await run();
+  } catch (err) {
+    process.stdout.write(`${name}: failed: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  }
+}
