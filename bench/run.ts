@@ -1,3 +1,5 @@
+import { chatStreaming } from './chat-stream.js';
+import { footprint } from './footprint.js';
 import { httpThroughput } from './http-throughput.js';
 
 /**
@@ -5,7 +7,11 @@ import { httpThroughput } from './http-throughput.js';
  * on the same machine, because absolute numbers on a shared machine mean little.
  */
 const only = process.argv.slice(2);
-const suites: Array<[string, () => Promise<void>]> = [['http', () => httpThroughput()]];
+const suites: Array<[string, () => Promise<void>]> = [
+  ['http', () => httpThroughput()],
+  ['chat', () => chatStreaming()],
+  ['footprint', () => footprint()],
+];
 
 for (const [name, run] of suites) {
   if (only.length > 0 && !only.includes(name)) continue;
