@@ -116,7 +116,7 @@ export class Realtime implements Broadcaster {
       try {
         const input = parse(sendSchema, payload);
         const turn = await this.deps.chat().start(
-          { conversationId: input.conversationId, message: input.message, model: input.model },
+          { conversationId: input.conversationId, message: input.message, model: input.model, cache: input.cache },
           { transport: 'socket', log },
         );
         await socket.join(conversationRoom(turn.conversationId));
@@ -200,9 +200,24 @@ export class Realtime implements Broadcaster {
     }
   }
 
+  /**
+   * Set when an adapter fans events out to other instances: then a room that is empty here may
+   * still have members elsewhere, so every event must be published.
+   */
+  clustered = false;
+  private tokensOut: { inc(): void } | undefined;
+
+  /** Socket.IO encodes a broadcast even for an empty room; per token that is worth skipping. */
+  private worthSending(room: string): boolean {
+    return this.clustered || (this.io.sockets.adapter.rooms.get(room)?.size ?? 0) > 0;
+  }
+
   token: Broadcaster['token'] = (event) => {
-    this.io.to(conversationRoom(event.conversationId)).emit('chat:token', event);
-    this.count('chat:token', 'out');
+    const room = conversationRoom(event.conversationId);
+    if (!this.worthSending(room)) return;
+    this.io.to(room).emit('chat:token', event);
+    this.tokensOut ??= this.deps.metrics.socketEvents.labels('chat:token', 'out');
+    this.tokensOut.inc();
   };
 
   done: Broadcaster['done'] = (event) => {
