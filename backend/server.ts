@@ -14,7 +14,9 @@ import { passwordOf, registerSecret } from './config/secrets.js';
 import { openStore } from './data/open.js';
 import { LiveSettings, type ReconfigureResult } from './data/reconfigure.js';
 import type { Store } from './data/store.js';
+import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
+import { validateRoutes } from './http/routes/validate.js';
 import { resolveToken, tokenMatcher } from './http/auth.js';
 import { closeServer, createHttpServer, listen } from './http/listen.js';
 import { allowedHostNames } from './http/security.js';
@@ -148,8 +150,19 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       },
       websocketClients: () => websocketClients(),
     });
-    const validator: ReplyValidator | undefined = undefined;
-    const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, completions: new CompletionCache(liveCache), ...(validator ? { validator } : {}) });
+    const validation = new ValidationService({
+      configPath: config.governanceConfig,
+      cwd: process.cwd(),
+      store: liveStore,
+      cache: liveCache,
+      metrics,
+      logger,
+    });
+    const validator: ReplyValidator = {
+      prepare: () => validation.warm(),
+      validate: (content, messageId) => validation.validateReply(content, messageId),
+    };
+    const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, completions: new CompletionCache(liveCache), validator });
     const snapshotter = new MetricsSnapshotter(metrics, status, () => liveChat.activeCount, () => breakers.snapshot());
 
     // One log line and one status:changed per breaker transition, never one per failed call.
@@ -175,6 +188,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       metrics,
       snapshotter,
       rendererDir: options.rendererDir ?? rendererDistDir,
+      validateRouter: validateRoutes(validation),
       isClosing: () => closing,
     });
     const httpServer = createHttpServer(app, fast);
@@ -209,6 +223,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const fanOut = isRedisUrl(config.redisUrl)
       ? attachRedisAdapter(realtime.io, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, logger })
       : undefined;
+    realtime.clustered = fanOut !== undefined;
     broadcaster.target = realtime;
     websocketClients = () => realtime.clients;
 
@@ -236,6 +251,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         untrackBreakers();
         snapshotter.close();
         await step(logger, 'providers', t, () => liveProviders.close());
+        await step(logger, 'governance', t, () => validation.close());
         await step(logger, 'cache', t, () => liveCache.close());
         await step(logger, 'database', t, () => liveStore.close());
         breakers.shutdown();

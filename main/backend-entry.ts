@@ -7,11 +7,22 @@ import { startServer } from '../backend/server.js';
 import type { BackendOverrides } from './backend-protocol.js';
 import { runBackend, type ParentPortLike, type RunningBackend } from './backend-runner.js';
 
-async function start(overrides: BackendOverrides): Promise<RunningBackend> {
+/** The full config for these overrides, through the backend's own schema (an invalid value throws ConfigError). */
+function configFor(overrides: BackendOverrides) {
   const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : process.cwd();
   // config.yaml and .env are read from the data directory, so a desktop user can keep one there.
-  const { config } = loadConfig({ env: process.env, cwd: dataDir, overrides });
-  return startServer(config);
+  return loadConfig({ env: process.env, cwd: dataDir, overrides }).config;
+}
+
+async function start(overrides: BackendOverrides): Promise<RunningBackend> {
+  const server = await startServer(configFor(overrides));
+  return {
+    url: server.url,
+    token: server.token,
+    close: () => server.close(),
+    // The whole config is passed: the backend compares it key by key with the running one.
+    reconfigure: (next) => server.reconfigure(configFor(next)),
+  };
 }
 
 const parentPort = (process as NodeJS.Process & { parentPort?: ParentPortLike }).parentPort;

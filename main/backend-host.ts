@@ -1,5 +1,5 @@
 import type { HostStatus } from '../preload/api.js';
-import { parseBackendMessage, type BackendOverrides, type BackendToHost, type HostToBackend } from './backend-protocol.js';
+import { parseBackendMessage, type BackendOverrides, type BackendToHost, type HostToBackend, type ReconfigureResult } from './backend-protocol.js';
 
 /**
  * The part of Electron's `UtilityProcess` the host uses. Main passes the real one; tests pass a
@@ -172,25 +172,26 @@ export class BackendHost {
   }
 
   /**
-   * Sends new settings to the running backend. Resolves `applied: false` when the backend cannot
-   * apply them live (or does not answer in time); the caller then decides to restart.
+   * Sends new settings to the running backend and reports what it did with them. No answer in
+   * time counts as `restart-required`: a restart applies settings whatever the backend supports.
    */
-  reconfigure(overrides: BackendOverrides): Promise<{ applied: boolean; message: string }> {
+  reconfigure(overrides: BackendOverrides): Promise<{ result: ReconfigureResult | 'not-running'; message: string }> {
     const running = this.current;
-    if (running?.info === undefined) return Promise.resolve({ applied: false, message: 'the backend is not running' });
+    if (running?.info === undefined) return Promise.resolve({ result: 'not-running', message: 'the backend is not running' });
     const { child } = running;
     return new Promise((resolve) => {
-      const done = (result: { applied: boolean; message: string }): void => {
+      const done = (result: { result: ReconfigureResult; message: string }): void => {
         clearTimeout(timer);
         child.off('message', onMessage);
         resolve(result);
       };
       const onMessage = (raw: unknown): void => {
         const message = parseBackendMessage(raw);
-        if (message?.type === 'reconfigured') done({ applied: message.applied, message: message.message });
+        if (message?.type === 'reconfigured') done({ result: message.result, message: message.message });
       };
       const timer = setTimeout(
-        () => done({ applied: false, message: `the backend did not answer the reconfigure message within ${seconds(this.o.reconfigureTimeoutMs)}` }),
+        () =>
+          done({ result: 'restart-required', message: `the backend did not answer the reconfigure message within ${seconds(this.o.reconfigureTimeoutMs)}` }),
         this.o.reconfigureTimeoutMs,
       );
       child.on('message', onMessage);

@@ -14,11 +14,16 @@ export type HostToBackend =
   /** Close the server in order, then exit. */
   | { type: 'shutdown' };
 
+export type ReconfigureResult = 'applied' | 'restart-required' | 'refused';
+
 export type BackendToHost =
   | { type: 'server-started'; url: string; token: string }
   | { type: 'server-failed'; message: string }
-  /** Answer to `reconfigure`: `applied` is false when the backend cannot apply settings live. */
-  | { type: 'reconfigured'; applied: boolean; message: string }
+  /**
+   * Answer to `reconfigure`: everything took effect, some keys need a restart, or the settings
+   * were refused (invalid for the backend's schema: a restart would not start either).
+   */
+  | { type: 'reconfigured'; result: ReconfigureResult; message: string }
   | { type: 'stopped' };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -48,8 +53,8 @@ export function parseBackendMessage(v: unknown): BackendToHost | undefined {
     case 'server-failed':
       return typeof v.message === 'string' ? { type: 'server-failed', message: v.message } : undefined;
     case 'reconfigured':
-      return typeof v.applied === 'boolean' && typeof v.message === 'string'
-        ? { type: 'reconfigured', applied: v.applied, message: v.message }
+      return (v.result === 'applied' || v.result === 'restart-required' || v.result === 'refused') && typeof v.message === 'string'
+        ? { type: 'reconfigured', result: v.result, message: v.message }
         : undefined;
     case 'stopped':
       return { type: 'stopped' };

@@ -1,4 +1,4 @@
-import { parseHostMessage, type BackendOverrides, type BackendToHost } from './backend-protocol.js';
+import { parseHostMessage, type BackendOverrides, type BackendToHost, type ReconfigureResult } from './backend-protocol.js';
 
 /** The utility process's side of `process.parentPort`, narrowed to what the runner uses. */
 export interface ParentPortLike {
@@ -6,12 +6,18 @@ export interface ParentPortLike {
   postMessage(message: BackendToHost): void;
 }
 
-/** What the runner needs from a started backend; `reconfigure` is optional until the backend offers it. */
+/** The backend's answer to a reconfigure: keys now in effect, and keys that need a restart. */
+export interface ReconfigureOutcome {
+  applied: string[];
+  restartRequired: string[];
+}
+
+/** What the runner needs from a started backend; `reconfigure` is optional (older backends lack it). */
 export interface RunningBackend {
   url: string;
   token: string;
   close(): Promise<void>;
-  reconfigure?: (overrides: BackendOverrides) => Promise<unknown>;
+  reconfigure?: (overrides: BackendOverrides) => Promise<ReconfigureOutcome>;
 }
 
 export interface RunnerDeps {
@@ -21,7 +27,15 @@ export interface RunnerDeps {
 }
 
 export const LIVE_RECONFIGURE_UNSUPPORTED =
-  'this backend cannot apply settings while it runs yet; the desktop restarts it to apply them';
+  'this backend cannot apply settings while it runs; the desktop restarts it to apply them';
+
+/** One sentence for the person who saved the settings. */
+export function describeOutcome(outcome: ReconfigureOutcome): { result: ReconfigureResult; message: string } {
+  const live = outcome.applied.length > 0 ? `${outcome.applied.join(', ')} applied live` : '';
+  if (outcome.restartRequired.length === 0) return { result: 'applied', message: live || 'nothing to change' };
+  const restart = `${outcome.restartRequired.join(', ')} take${outcome.restartRequired.length === 1 ? 's' : ''} effect after a restart`;
+  return { result: 'restart-required', message: live ? `${live}; ${restart}` : restart };
+}
 
 /**
  * Runs inside the backend utility process: waits for `start`, starts the server and answers with
@@ -70,12 +84,12 @@ export function runBackend(port: ParentPortLike, deps: RunnerDeps): { stop(code?
       case 'reconfigure': {
         const running = server;
         if (running?.reconfigure === undefined) {
-          port.postMessage({ type: 'reconfigured', applied: false, message: LIVE_RECONFIGURE_UNSUPPORTED });
+          port.postMessage({ type: 'reconfigured', result: 'restart-required', message: LIVE_RECONFIGURE_UNSUPPORTED });
           return;
         }
         running.reconfigure(message.overrides).then(
-          () => port.postMessage({ type: 'reconfigured', applied: true, message: 'settings applied' }),
-          (err: unknown) => port.postMessage({ type: 'reconfigured', applied: false, message: (err as Error).message }),
+          (outcome) => port.postMessage({ type: 'reconfigured', ...describeOutcome(outcome) }),
+          (err: unknown) => port.postMessage({ type: 'reconfigured', result: 'refused', message: (err as Error).message }),
         );
         return;
       }

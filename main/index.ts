@@ -9,11 +9,12 @@ import { fileURLToPath } from 'node:url';
 import { app, BrowserWindow, dialog, ipcMain, safeStorage, session, shell, utilityProcess } from 'electron';
 import Store from 'electron-store';
 import { IPC_CHANNELS, type HostStatus, type SaveSettingsResult } from '../preload/api.js';
+import { saveAndApplySettings } from './apply-settings.js';
 import { BackendHost, type BackendInfo } from './backend-host.js';
 import { registerBridgeHandlers } from './ipc.js';
 import { createQuitGuard } from './quit.js';
 import { denyAllPermissions, enforceCsp, guardWebContents, isAllowedUrl, isExternalWebUrl } from './security.js';
-import { SettingsError, SettingsService } from './settings.js';
+import { SettingsService } from './settings.js';
 import { adaptUtilityProcess, type AdaptedUtilityProcess } from './utility-process.js';
 import { createMainWindow, loadApp } from './window.js';
 
@@ -111,23 +112,19 @@ async function start(): Promise<void> {
   });
   host = backend;
 
-  const saveSettings = async (update: unknown): Promise<SaveSettingsResult> => {
-    let view;
-    try {
-      view = settings.update(update);
-    } catch (err) {
-      if (err instanceof SettingsError) return { ok: false, message: err.message, field: err.field };
-      throw err;
-    }
-    const result = await backend.reconfigure(settings.backendOverrides(dataDir));
-    if (result.applied) return { ok: true, applied: 'live', message: 'Settings saved and applied.', view };
-    if (backend.info === undefined) return { ok: true, applied: 'saved', message: 'Settings saved; they apply when the backend starts.', view };
-    // The backend cannot apply settings live yet: restart it once the renderer has its answer.
-    setImmediate(() => {
-      backend.restart().then(reloadWindow, (err: unknown) => fatal('The Orchestra backend could not restart', (err as Error).message));
-    });
-    return { ok: true, applied: 'restarted', message: `Settings saved. ${result.message}.`, view };
-  };
+  const saveSettings = (update: unknown): Promise<SaveSettingsResult> =>
+    saveAndApplySettings(
+      {
+        settings,
+        dataDir,
+        reconfigure: (overrides) => backend.reconfigure(overrides),
+        scheduleRestart: () =>
+          setImmediate(() => {
+            backend.restart().then(reloadWindow, (err: unknown) => fatal('The Orchestra backend could not restart', (err as Error).message));
+          }),
+      },
+      update,
+    );
   unregisterIpc = registerBridgeHandlers(ipcMain, { getSettings: () => settings.view(), saveSettings }, (url) =>
     isAllowedUrl(url, backendUrl()),
   );

@@ -177,6 +177,16 @@ export class SettingsService {
     };
   }
 
+  /** The stored values as they are, to put back with `restore` when the backend refuses an update. */
+  snapshot(): { settings: unknown; secrets: unknown } {
+    return { settings: this.store.get('settings'), secrets: this.store.get('secrets') };
+  }
+
+  restore(snapshot: { settings: unknown; secrets: unknown }): void {
+    this.store.set('settings', snapshot.settings ?? {});
+    this.store.set('secrets', snapshot.secrets ?? {});
+  }
+
   /** Validates and stores an update (from IPC); throws SettingsError naming the field. */
   update(input: unknown): SettingsView {
     const update = parseSettingsUpdate(input);

@@ -3,6 +3,8 @@
  * CommonJS, may require only `electron`, and gets the app version from an additional argument
  * main passes rather than from disk.
  */
+// A .cts file under verbatimModuleSyntax spells a CommonJS import this way.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 import electron = require('electron');
 import type { HostStatus, IPC_CHANNELS, OrchestraBridge, SaveSettingsResult, SettingsUpdate, SettingsView } from './api.js';
 

@@ -16,7 +16,10 @@ export interface BreakerOptions {
   resetTimeoutMs: number;
   /** Per-call time limit in ms; `false` disables it (the callee enforces its own). */
   timeoutMs: number | false;
-  /** Errors for which this returns true are passed through without counting as failures. */
+  /**
+   * Decides which errors count toward opening the breaker: those for which it returns true. The
+   * others are passed through to the caller without counting (default: every error counts).
+   */
   isFailure?: (err: unknown) => boolean;
 }
 
@@ -121,6 +124,15 @@ export class Breaker {
     } catch (err) {
       throw this.translate(err);
     }
+  }
+
+  /**
+   * Closes the breaker and forgets the consecutive failures, for when the dependency itself was
+   * replaced (a new URL): the old failures say nothing about the new target.
+   */
+  reset(): void {
+    this.consecutive = 0;
+    this.cb.close();
   }
 
   /** Records a failure observed outside `run` (for example a stream that broke midway). */

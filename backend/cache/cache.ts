@@ -17,6 +17,10 @@ export interface WrapOptions {
 
 export interface Cache {
   get<T>(key: string): Promise<T | undefined>;
+  /**
+   * Stores a value fully determined by its key (a completion, a validation result). Other
+   * instances may keep their copy; to change what a key stands for, `invalidate` it.
+   */
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void>;
   /** Returns the cached value or loads it once, however many callers miss at the same time. */
   wrap<T>(key: string, load: () => Promise<T>, options?: WrapOptions): Promise<T>;

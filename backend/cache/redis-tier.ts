@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BreakerOpenError, type Breaker } from '../breaker/breaker.js';
-import { closeRedisClient, createRedisClient, isTimeout, resetConnection, watchConnection } from '../redis/client.js';
+import { RedisUnavailableError, closeRedisClient, createRedisClient, isTimeout, resetConnection, watchConnection } from '../redis/client.js';
 import { ALL_SCOPE, INVALIDATE_SCRIPT, READ_SCRIPT, WRITE_SCRIPT, keyScope, scopeForPrefix, scopesOf } from './generations.js';
 import { INVALIDATION_CHANNEL, ackChannel, decode, type Invalidation, type InvalidationMessage } from './invalidation.js';
 
@@ -51,7 +51,7 @@ export class RedisTier {
   constructor(private readonly options: RedisTierOptions) {
     const { url, commandTimeoutMs, logger } = options;
     this.ackOf = ackChannel(options.instanceId);
-    this.client = createRedisClient({ url, name: 'orchestra:cache', role: 'command', commandTimeoutMs, logger });
+    this.client = createRedisClient({ url, name: 'orchestra:cache', role: 'request', commandTimeoutMs, logger });
     this.subscriber = createRedisClient({ url, name: 'orchestra:cache-sub', role: 'subscriber', commandTimeoutMs, logger });
     this.scripts = {
       read: this.define('orcCacheRead', READ_SCRIPT),
@@ -143,7 +143,13 @@ export class RedisTier {
     const started = performance.now();
     let reached = true;
     try {
-      return await this.options.breaker.run(fn);
+      return await this.options.breaker.run(async () => {
+        try {
+          return await fn();
+        } catch (err) {
+          throw this.client.status === 'ready' ? err : new RedisUnavailableError(err);
+        }
+      });
     } catch (err) {
       if (err instanceof BreakerOpenError) reached = false;
       if (isTimeout(err)) resetConnection(this.client);

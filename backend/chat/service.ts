@@ -5,6 +5,7 @@ import { AppError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatTurn, ModelProvider } from '../providers/types.js';
 import type { TokenEvent } from '../realtime/events.js';
+import type { CompletionCache } from '../cache/completions.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { ConversationService } from './conversations.js';
 
@@ -14,6 +15,8 @@ export interface ProviderSource {
 
 /** Checks the code in a finished reply; wired to governance by the composition root. */
 export interface ReplyValidator {
+  /** Called when a turn starts, so slow set-up overlaps the stream instead of following it. */
+  prepare?(): void;
   validate(content: string, messageId: string): Promise<unknown>;
 }
 
@@ -21,6 +24,8 @@ export interface ChatInput {
   conversationId?: string | undefined;
   message: string;
   model?: string | undefined;
+  /** Opt-in: answer from (and fill) the completion cache, keyed by model and prompt history. */
+  cache?: boolean | undefined;
 }
 
 export type Transport = 'http' | 'sse' | 'socket';
@@ -72,6 +77,7 @@ export class ChatService {
       broadcaster: Broadcaster;
       metrics: Metrics;
       validator?: ReplyValidator;
+      completions?: CompletionCache;
     },
   ) {}
 
@@ -129,11 +135,12 @@ export class ChatService {
       updatedAt: now,
     });
 
+    this.deps.validator?.prepare?.();
     const prompt: ChatTurn[] = [...history, { role: 'user', content: input.message }];
     const controller = new AbortController();
     const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(assistant) };
     this.active.set(assistant.id, turn);
-    turn.done = this.run(provider, prompt, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
+    turn.done = this.run(provider, prompt, assistant, turn, accepted, options, input.cache === true).finally(() => this.active.delete(assistant.id));
     return { conversationId: conversation.id, messageId: assistant.id, userMessage, done: turn.done };
   }
 
@@ -167,6 +174,7 @@ export class ChatService {
     turn: ActiveTurn,
     accepted: number,
     options: TurnOptions,
+    cached = false,
   ): Promise<Message> {
     const { broadcaster, metrics } = this.deps;
     const parts: string[] = [];
@@ -175,11 +183,9 @@ export class ChatService {
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     let failure: MessageError | undefined;
     try {
-      for await (const event of provider.stream({
-        model: assistant.model ?? undefined,
-        messages: prompt,
-        signal: turn.controller.signal,
-      })) {
+      const request = { model: assistant.model ?? undefined, messages: prompt, signal: turn.controller.signal };
+      const completions = cached ? this.deps.completions : undefined;
+      for await (const event of completions ? completions.stream(provider, request) : provider.stream(request)) {
         if (event.type === 'usage') {
           usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
           continue;

@@ -21,6 +21,9 @@ type Command = (argv: string[], io: CliIo) => Promise<number>;
 /** Commands are imported when used, so `serve` never loads the governance engines up front. */
 const commands: Record<string, () => Promise<Command>> = {
   serve: () => Promise.resolve(runServe),
+  validate: async () => (await import('../governance/cli.js')).runValidateCli,
+  hooks: async () => (await import('../governance/cli.js')).runHooksCli,
+  breaker: () => import('./breaker.js').then((m) => m.runBreakerCli),
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../config/load.js';
+import { ConfigError, loadConfig, type LoadOptions } from '../config/load.js';
 import { MigrationError } from '../data/migrate.js';
 import { PortInUseError } from '../http/listen.js';
 import { isLoopbackBind } from '../http/security.js';
@@ -37,19 +37,20 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     return 0;
   }
 
+  const loadOptions: LoadOptions = {
+    env: io.env,
+    cwd: io.cwd,
+    flags: {
+      ...(flags.config !== undefined ? { config: flags.config } : {}),
+      ...(flags.port !== undefined ? { port: flags.port } : {}),
+      ...(flags.host !== undefined ? { host: flags.host } : {}),
+      ...(flags['log-level'] !== undefined ? { logLevel: flags['log-level'] } : {}),
+      ...(flags.debug !== undefined ? { debug: flags.debug } : {}),
+    },
+  };
   let loaded;
   try {
-    loaded = loadConfig({
-      env: io.env,
-      cwd: io.cwd,
-      flags: {
-        ...(flags.config !== undefined ? { config: flags.config } : {}),
-        ...(flags.port !== undefined ? { port: flags.port } : {}),
-        ...(flags.host !== undefined ? { host: flags.host } : {}),
-        ...(flags['log-level'] !== undefined ? { logLevel: flags['log-level'] } : {}),
-        ...(flags.debug !== undefined ? { debug: flags.debug } : {}),
-      },
-    });
+    loaded = loadConfig(loadOptions);
   } catch (err) {
     if (err instanceof ConfigError) {
       io.stderr.write(`orchestra: configuration error: ${err.message}\n`);
@@ -108,5 +109,24 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     };
     io.onSignal('SIGINT', () => stop('SIGINT'));
     io.onSignal('SIGTERM', () => stop('SIGTERM'));
+    // SIGHUP: read the configuration again and apply what can change live (DATABASE_URL).
+    io.onSignal('SIGHUP', () => {
+      if (stopping) return;
+      let next;
+      try {
+        next = loadConfig(loadOptions).config;
+      } catch (err) {
+        io.stderr.write(`orchestra: SIGHUP: configuration not reloaded: ${(err as Error).message}\n`);
+        return;
+      }
+      server.reconfigure(next).then(
+        (r) => {
+          const parts = [r.applied.length > 0 ? `applied ${r.applied.join(', ')}` : 'nothing to apply live'];
+          if (r.restartRequired.length > 0) parts.push(`restart needed for ${r.restartRequired.join(', ')}`);
+          io.stderr.write(`orchestra: SIGHUP: configuration reloaded; ${parts.join('; ')}\n`);
+        },
+        (err: unknown) => io.stderr.write(`orchestra: SIGHUP: reconfiguration failed: ${(err as Error).message}\n`),
+      );
+    });
   });
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { defaults, fields, type Config, type ConfigKey, type FieldSpec } from './schema.js';
 import { maskUrl } from './secrets.js';
 
@@ -60,6 +60,11 @@ function fromNamedRecord(raw: Raw, record: Record<string, unknown>, source: Conf
     put(raw, key, value, source);
   }
 }
+
+// The YAML parser is loaded only when there is a config file: most starts have none, and it is a
+// large module graph to load on every start.
+const requireModule = createRequire(import.meta.url);
+const parseYaml = (text: string): unknown => (requireModule('yaml') as typeof import('yaml')).parse(text);
 
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;

@@ -41,6 +41,9 @@ export const fields = {
   circuitBreakerThreshold: { env: 'CIRCUIT_BREAKER_THRESHOLD', doc: 'consecutive failures before a breaker opens', schema: positiveInt, defaultDoc: '5' },
   circuitBreakerResetMs: { env: 'CIRCUIT_BREAKER_RESET_MS', doc: 'how long an open breaker waits before one probe, ms', schema: positiveInt, defaultDoc: '10000' },
   cacheTtlSeconds: { env: 'CACHE_TTL', doc: 'cache time-to-live, seconds', schema: positiveInt, defaultDoc: '300' },
+  cacheMaxEntries: { env: 'CACHE_MAX_ENTRIES', doc: 'most entries kept in the in-memory cache (L1)', schema: positiveInt, defaultDoc: '5000' },
+  cacheMaxBytes: { env: 'CACHE_MAX_BYTES', doc: 'most bytes kept in the in-memory cache (L1), estimated', schema: positiveInt, defaultDoc: '33554432 (32 MiB)' },
+  redisCommandTimeoutMs: { env: 'REDIS_COMMAND_TIMEOUT_MS', doc: 'longest wait for one Redis command, ms; a request never waits longer on Redis', schema: positiveInt, defaultDoc: '250' },
   llmBaseUrl: { env: 'LLM_BASE_URL', doc: 'OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1', schema: httpUrl, defaultDoc: 'probe local Ollama and LM Studio' },
   llmApiKey: { env: 'LLM_API_KEY', doc: 'API key sent as a bearer token to the provider', schema: z.string().min(1), defaultDoc: 'none', secret: true },
   llmModel: { env: 'LLM_MODEL', doc: 'model used when a request names none', schema: z.string().min(1), defaultDoc: "the provider's first model" },
@@ -73,6 +76,9 @@ export interface Config {
   circuitBreakerThreshold: number;
   circuitBreakerResetMs: number;
   cacheTtlSeconds: number;
+  cacheMaxEntries: number;
+  cacheMaxBytes: number;
+  redisCommandTimeoutMs: number;
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
   llmModel: string | undefined;
@@ -101,6 +107,9 @@ export const defaults = {
   circuitBreakerThreshold: 5,
   circuitBreakerResetMs: 10_000,
   cacheTtlSeconds: 300,
+  cacheMaxEntries: 5000,
+  cacheMaxBytes: 32 * 1024 * 1024,
+  redisCommandTimeoutMs: 250,
   providerConnectTimeoutMs: 5000,
   providerIdleTimeoutMs: 30_000,
   corsOrigins: [],

@@ -4,10 +4,7 @@
  * engines are built, and reports problems through the same GovernanceConfigError.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import YAML, { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
-import type { z } from 'zod';
 import {
   BuiltinRuleSchema,
   ConfigSchema,
@@ -20,6 +17,20 @@ import {
   type StructuralRuleInput,
   type SyntaxOptions,
 } from './config-schema.js';
+import {
+  check,
+  describeIssue,
+  displayFile,
+  firstIssue,
+  isRecord,
+  issueError,
+  joinField,
+  formatPath,
+  lineOf,
+  readYaml,
+  UnreadableFileError,
+  type YamlFile,
+} from './config-source.js';
 import { GovernanceConfigError, type ConfigLocation } from './errors.js';
 import type { AstLanguage } from './languages.js';
 import { packageRoot } from './package-info.js';
@@ -115,7 +126,7 @@ export function defaultConfigPath(): string {
 
 export async function loadConfig(configPath: string, cwd: string): Promise<LoadedConfig> {
   const displayPath = displayFile(configPath, cwd);
-  let read: Awaited<ReturnType<typeof readYaml>>;
+  let read: YamlFile;
   try {
     read = await readYaml(configPath, displayPath);
   } catch (err) {
@@ -226,10 +237,10 @@ export async function loadConfig(configPath: string, cwd: string): Promise<Loade
 
   const fingerprint = canonicalJson({
     engines,
-    structural: structural.map(({ location: _l, ...rule }) => rule),
-    lint: lint.map(({ location: _l, ...rule }) => rule),
-    builtins: builtins.map(({ location: _l, ...rule }) => rule),
-    policy: { ...policy, overrides: policy.overrides.map(({ location: _l, ...o }) => o) },
+    structural: structural.map(withoutLocation),
+    lint: lint.map(withoutLocation),
+    builtins: builtins.map(withoutLocation),
+    policy: { ...policy, overrides: policy.overrides.map(withoutLocation) },
   });
   return { path: configPath, displayPath, engines, structural, lint, builtins, policy, fingerprint };
 }
@@ -237,7 +248,7 @@ export async function loadConfig(configPath: string, cwd: string): Promise<Loade
 /** Loads every document of an ast-grep style rule file as one structural rule. */
 async function loadRuleFile(rulePath: string, cwd: string, from: ConfigLocation): Promise<StructuralRuleConfig[]> {
   const display = displayFile(rulePath, cwd);
-  let read: Awaited<ReturnType<typeof readYaml>>;
+  let read: YamlFile;
   try {
     read = await readYaml(rulePath, display);
   } catch (err) {
@@ -287,16 +298,17 @@ function normalizeStructural(
   if (input.match && input.rule) fail('match', 'use either `rule` or `match`, not both');
   if (input.match) {
     matchers = input.match.map((m, i) => {
-      const languages = m.languages ?? (m.language ? [m.language] : topLanguages);
-      if (!languages) fail(`match[${i}].languages`, 'required: the languages this matcher applies to (javascript|typescript|tsx|python|go)');
-      return withOptional({ languages: dedupe(languages ?? []), rule: m.rule }, {
+      const languages =
+        m.languages ?? (m.language ? [m.language] : topLanguages) ??
+        fail(`match[${i}].languages`, 'required: the languages this matcher applies to (javascript|typescript|tsx|python|go)');
+      return withOptional({ languages: dedupe(languages), rule: m.rule }, {
         constraints: merge(input.constraints, m.constraints),
         utils: merge(input.utils, m.utils),
       });
     });
   } else if (input.rule) {
-    if (!topLanguages) fail('languages', 'required: the languages this rule applies to (javascript|typescript|tsx|python|go)');
-    matchers = [withOptional({ languages: dedupe(topLanguages ?? []), rule: input.rule }, { constraints: input.constraints, utils: input.utils })];
+    const languages = topLanguages ?? fail('languages', 'required: the languages this rule applies to (javascript|typescript|tsx|python|go)');
+    matchers = [withOptional({ languages: dedupe(languages), rule: input.rule }, { constraints: input.constraints, utils: input.utils })];
   } else {
     return fail('rule', 'required: an ast-grep rule object (or a `match` list of them)');
   }
@@ -313,180 +325,11 @@ function normalizeStructural(
   };
 }
 
-async function readYaml(file: string, display: string): Promise<{ data: unknown[]; source: Document[]; lines: LineCounter }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new UnreadableFileError((err as NodeJS.ErrnoException).code ?? 'unreadable');
-  }
-  const lines = new LineCounter();
-  // An empty stream is an empty array, which callers report as "no documents".
-  const source: Document[] = [...YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false })];
-  for (const doc of source) {
-    const error = doc.errors[0];
-    if (error) {
-      const line = lines.linePos(error.pos[0]).line;
-      throw new GovernanceConfigError({ file: display, field: '', line }, `invalid YAML: ${error.message.split('\n')[0]}`);
-    }
-  }
-  // Remember each document's line counter through a side map: lineOf needs it.
-  for (const doc of source) LINE_COUNTERS.set(doc, lines);
-  return { data: source.map((d) => d.toJS({ maxAliasCount: 100 }) as unknown), source, lines };
-}
-
-const LINE_COUNTERS = new WeakMap<Document, LineCounter>();
-
-/** The caller decides how to word it: the config file itself, or a rule file it references. */
-class UnreadableFileError extends Error {
-  constructor(readonly code: string) {
-    super(code);
-  }
-}
-
-/** 1-based line of the node at `at` (or of the nearest existing parent). */
-function lineOf(doc: Document | undefined, at: readonly PropertyKey[]): number | undefined {
-  if (!doc) return undefined;
-  const counter = LINE_COUNTERS.get(doc);
-  if (!counter) return undefined;
-  let node: unknown = doc.contents;
-  let offset = (doc.contents as { range?: [number, number, number] } | null)?.range?.[0];
-  for (const key of at) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
-      if (!pair) break;
-      const keyRange = (pair.key as { range?: [number, number, number] } | null)?.range;
-      if (keyRange) offset = keyRange[0];
-      node = pair.value;
-      const valueRange = (pair.value as { range?: [number, number, number] } | null)?.range;
-      if (valueRange && !isMap(pair.value) && !isSeq(pair.value)) offset = valueRange[0];
-    } else if (isSeq(node) && typeof key === 'number') {
-      const item: unknown = node.items[key];
-      const range = (item as { range?: [number, number, number] } | null)?.range;
-      if (!range) break;
-      offset = range[0];
-      node = item;
-    } else {
-      break;
-    }
-  }
-  return offset === undefined ? undefined : counter.linePos(offset).line;
-}
-
-function check<T extends z.ZodType>(
-  schema: T,
-  value: unknown,
-  base: readonly PropertyKey[],
-  root: unknown,
-  file: string,
-  doc: Document | undefined,
-): z.infer<T> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw issueError(result.error, base, root, file, doc);
-}
-
-function issueError(error: z.ZodError, base: readonly PropertyKey[], root: unknown, file: string, doc: Document | undefined): GovernanceConfigError {
-  const issue = firstIssue(error);
-  const full = [...base, ...issue.path];
-  const ruleId = full[0] === 'rules' && typeof full[1] === 'number' ? ruleIdAt(root, full[1]) : undefined;
-  return new GovernanceConfigError(
-    { file, field: formatPath(full, root), line: lineOf(doc, full), ...(ruleId === undefined ? {} : { ruleId }) },
-    describeIssue({ ...issue, path: full }, root),
-  );
-}
-
-interface Issue {
-  code: string;
-  path: PropertyKey[];
-  message: string;
-  values?: unknown[];
-  keys?: string[];
-  expected?: string;
-}
-
-function firstIssue(error: z.ZodError): Issue {
-  const issue = error.issues[0] as unknown as Issue | undefined;
-  if (!issue) return { code: 'custom', path: [], message: 'invalid' };
-  if (issue.code === 'unrecognized_keys' && issue.keys?.[0] !== undefined) {
-    // Point at the unknown key itself: `rules[3] (no-eval).severty: unknown field`.
-    return { ...issue, path: [...issue.path, issue.keys[0]] };
-  }
-  return issue;
-}
-
-function describeIssue(issue: Issue, root: unknown): string {
-  const actual = valueAt(root, issue.path);
-  const got = actual === undefined ? '' : `, got ${JSON.stringify(actual)}`;
-  switch (issue.code) {
-    case 'invalid_value':
-      if (issue.values && issue.values.length > 1) return `expected one of ${issue.values.map(String).join('|')}${got}`;
-      if (issue.values && issue.values.length === 1) return `expected ${JSON.stringify(issue.values[0])}${got}`;
-      return `${issue.message}${got}`;
-    case 'invalid_type':
-      return actual === undefined ? `required (${issue.expected ?? 'value'})` : `expected ${issue.expected ?? 'another type'}${got}`;
-    case 'unrecognized_keys':
-      return 'unknown field';
-    default:
-      return `${issue.message}${got}`;
-  }
-}
-
-/** `rules[3] (no-eval).match[0].languages`: indices in brackets, rule ids in parentheses. */
-function formatPath(at: readonly PropertyKey[], root: unknown): string {
-  let out = '';
-  for (const [i, key] of at.entries()) {
-    if (typeof key === 'number') {
-      out += `[${key}]`;
-      if (i === 1 && at[0] === 'rules') {
-        const label = ruleLabelAt(root, key);
-        if (label) out += ` (${label})`;
-      }
-    } else {
-      out += out ? `.${String(key)}` : String(key);
-    }
-  }
-  return out;
-}
-
-function joinField(prefix: string, at: readonly PropertyKey[], root: unknown): string {
-  const rest = formatPath(at, root);
-  if (!rest) return prefix;
-  return rest.startsWith('[') ? `${prefix}${rest}` : `${prefix}.${rest}`;
-}
-
-function ruleIdAt(root: unknown, index: number): string | undefined {
-  const rules = isRecord(root) ? root.rules : undefined;
-  const entry = Array.isArray(rules) ? (rules[index] as unknown) : undefined;
-  return isRecord(entry) && typeof entry.id === 'string' ? entry.id : undefined;
-}
-
-function ruleLabelAt(root: unknown, index: number): string | undefined {
-  const id = ruleIdAt(root, index);
-  if (id !== undefined) return id;
-  const rules = isRecord(root) ? root.rules : undefined;
-  const entry = Array.isArray(rules) ? (rules[index] as unknown) : undefined;
-  return isRecord(entry) && typeof entry.file === 'string' ? `file ${entry.file}` : undefined;
-}
-
-function valueAt(root: unknown, at: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const key of at) {
-    if (Array.isArray(node) && typeof key === 'number') node = node[key] as unknown;
-    else if (isRecord(node) && typeof key === 'string') node = node[key];
-    else return undefined;
-  }
-  return node;
-}
-
-export function displayFile(file: string, cwd: string): string {
-  const rel = path.relative(cwd, file);
-  if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep).join('/');
-  return file;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+/** Locations say where a rule was written, which must not change the config hash. */
+function withoutLocation<T extends { location: ConfigLocation }>(value: T): Omit<T, 'location'> {
+  const copy: Partial<T> = { ...value };
+  delete copy.location;
+  return copy as Omit<T, 'location'>;
 }
 
 function dedupe<T>(items: T[]): T[] {

@@ -3,7 +3,7 @@
  * folders), keeps the languages governance understands, and drops binaries and huge files.
  */
 import type { Dirent } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isSupportedPath } from './languages.js';
 
@@ -54,8 +54,4 @@ export function decodeSource(bytes: Buffer): { content: string } | { skipped: st
   if (bytes.length > MAX_FILE_BYTES) return { skipped: `larger than ${MAX_FILE_BYTES / 1024 / 1024} MiB` };
   if (bytes.subarray(0, 8000).includes(0)) return { skipped: 'binary' };
   return { content: bytes.toString('utf8') };
-}
-
-export async function readSource(file: string): Promise<{ content: string } | { skipped: string }> {
-  return decodeSource(await readFile(file));
 }

@@ -37,9 +37,15 @@ export function stagedBlobs(root: string, paths: string[]): Promise<Map<string, 
     const child = spawn('git', ['cat-file', '--batch'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (err) => reject(new GitError(`git cat-file: ${err.message}`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on('error', (err) => {
+      reject(new GitError(`git cat-file: ${err.message}`));
+    });
     child.on('close', (code) => {
       if (code !== 0) {
         reject(new GitError(`git cat-file --batch exited with ${code}: ${stderr.trim()}`));
@@ -47,6 +53,8 @@ export function stagedBlobs(root: string, paths: string[]): Promise<Map<string, 
       }
       resolve(parseBatch(Buffer.concat(chunks), requested));
     });
+    // If git exits early, writing fails with EPIPE; the exit code above reports the real error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(requested.map((p) => `:${p}\n`).join(''));
   });
 }

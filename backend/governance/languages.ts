@@ -134,3 +134,11 @@ export function isSupportedPath(filePath: string): boolean {
 export function resolveLanguage(filePath: string, explicit?: string): LanguageId {
   return normalizeLanguage(explicit) ?? languageFromPath(filePath) ?? 'text';
 }
+
+/**
+ * What else about a path changes how its content parses: `.cjs` files are CommonJS scripts
+ * (`with` is legal, `import` is not). Part of the result cache key, next to the language.
+ */
+export function isCommonJsPath(filePath: string, language: LanguageId): boolean {
+  return language === 'javascript' && /\.cjs$/i.test(filePath);
+}

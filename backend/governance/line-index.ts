@@ -44,9 +44,4 @@ export class LineIndex {
     const end = next === undefined ? this.text.length : next - 1;
     return this.text.slice(start, end).replace(/\r$/, '');
   }
-
-  /** Offset of a 1-based line's first character. */
-  lineStart(line: number): number {
-    return this.lineStarts[line - 1] ?? this.text.length;
-  }
 }

@@ -34,8 +34,11 @@ export function packageRoot(): string {
   }
 }
 
+let version: string | undefined;
+
 export function orchestraVersion(): string {
-  return packageVersion(path.join(packageRoot(), 'package.json')) ?? '0.0.0';
+  version ??= packageVersion(path.join(packageRoot(), 'package.json')) ?? '0.0.0';
+  return version;
 }
 
 /** Version of an installed package, or undefined when it is not installed. */

@@ -32,8 +32,9 @@ export class RuleBook {
     return this.entries.has(id);
   }
 
-  isEnabled(id: string): boolean {
-    return this.entries.get(id)?.enabled ?? false;
+  hasIdStartingWith(prefix: string): boolean {
+    for (const id of this.entries.keys()) if (id.startsWith(prefix)) return true;
+    return false;
   }
 
   /** Applies `rules:` entries that tune built-in rules (severity, message, enabled). */

@@ -18,7 +18,7 @@ import { OWN_SECRET_RULES, SecretsEngine } from './engines/secrets.js';
 import { StructuralEngine, structuralDescriptors } from './engines/structural.js';
 import { SYNTAX_RULES, SyntaxEngine } from './engines/syntax.js';
 import { GovernanceConfigError } from './errors.js';
-import { resolveLanguage, type LanguageId } from './languages.js';
+import { isCommonJsPath, resolveLanguage, type LanguageId } from './languages.js';
 import { engineVersions, orchestraVersion } from './package-info.js';
 import { Policy } from './policy.js';
 import { RuleBook } from './rule-book.js';
@@ -50,7 +50,7 @@ export async function createGovernance(opts: CreateGovernanceOptions): Promise<G
 
   const { engines, book } = await buildEngines(config, cwd, opts.lazy ?? false);
   const policy = new Policy(config.policy);
-  checkOverrideRuleIds(config, book, engines.some((e) => e.id === 'secrets'));
+  checkOverrideRuleIds(config, book);
 
   const configHash = createHash('sha256')
     .update(canonicalJson({ analysis: ANALYSIS_VERSION, config: config.fingerprint, engines: engineVersions() }))
@@ -96,7 +96,9 @@ async function buildEngines(config: LoadedConfig, cwd: string, lazy: boolean): P
   return { engines, book };
 }
 
-function checkOverrideRuleIds(config: LoadedConfig, book: RuleBook, secretlintLoaded: boolean): void {
+function checkOverrideRuleIds(config: LoadedConfig, book: RuleBook): void {
+  // secretlint's rule ids are only known once it is loaded; with it off, overrides of them are moot.
+  const secretlintLoaded = book.hasIdStartingWith('secretlint/');
   for (const override of config.policy.overrides) {
     for (const id of Object.keys(override.rules)) {
       if (book.has(id) || (!secretlintLoaded && id.startsWith('secretlint/'))) continue;
@@ -139,7 +141,12 @@ class GovernanceService implements Governance {
       const language = resolveLanguage(file.path, file.language);
       const kind = checkDependencies ? manifestKindFor(language) : undefined;
       const manifest = kind ? await manifests.forFile(shown, kind) : undefined;
-      const key = validationCacheKey({ configHash: this.configHash, language, content: file.content, ...(manifest ? { manifestDigest: manifest.digest } : {}) });
+      const key = validationCacheKey({
+        configHash: this.configHash,
+        language: isCommonJsPath(shown, language) ? `${language}/commonjs` : language,
+        content: file.content,
+        ...(manifest ? { manifestDigest: manifest.digest } : {}),
+      });
       let result = await this.cache.get(key);
       if (!result) {
         result = await this.analyze(shown, file.content, language, manifest);

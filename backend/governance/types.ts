@@ -10,8 +10,6 @@ export type Severity = 'error' | 'warning' | 'note';
 
 export type EngineId = 'structural' | 'secrets' | 'syntax' | 'lint' | 'dependencies';
 
-export const ENGINE_IDS: readonly EngineId[] = ['structural', 'secrets', 'syntax', 'lint', 'dependencies'];
-
 export interface Finding {
   ruleId: string;
   engine: EngineId;

@@ -3,8 +3,6 @@ import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
 import type { Store } from '../data/store.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { validateReply } from './reply.js';
-import { createGovernance } from './service.js';
 import type { Governance, SourceFile, ValidationCache, ValidationReport } from './types.js';
 
 export type ValidationSource = 'api' | 'chat' | 'cli';
@@ -43,7 +41,11 @@ export class ValidationService {
         set: (key, value) => cache.set(cacheKey('validation', key), value),
       };
       const started = performance.now();
-      this.governance = createGovernance({ configPath: this.options.configPath, cwd: this.options.cwd, cache: results }).then((g) => {
+      // Imported here, not at the top: the engines (ESLint, ast-grep, secretlint) would otherwise
+      // be loaded by every start, and add to start-up time and idle memory.
+      this.governance = import('./service.js')
+        .then(({ createGovernance }) => createGovernance({ configPath: this.options.configPath, cwd: this.options.cwd, cache: results }))
+        .then((g) => {
         this.options.logger.info({ ms: Math.round(performance.now() - started), config: g.configPath, rules: g.rules().length }, 'governance engines loaded');
         return g;
       });
@@ -65,6 +67,7 @@ export class ValidationService {
   /** Checks the fenced code blocks of an assistant reply; null when it has none. */
   async validateReply(content: string, messageId: string): Promise<ValidationReport | null> {
     const governance = await this.load();
+    const { validateReply } = await import('./reply.js');
     const report = await validateReply(governance, content);
     if (report) await this.record(report, 'chat', messageId, governance.configHash);
     return report;

@@ -31,7 +31,7 @@ export function fastPath(routes: FastRoutes, onError: ErrorRequestHandler) {
       const step = steps[i++];
       if (step === undefined) return;
       try {
-        const result = step(req, res, next) as unknown;
+        const result: unknown = step(req, res, next);
         if (result instanceof Promise) result.catch(next);
       } catch (e) {
         next(e);

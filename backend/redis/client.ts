@@ -11,23 +11,33 @@ import type { Logger } from 'pino';
 export const isRedisUrl = (url: string): boolean => /^rediss?:\/\//.test(url);
 
 export type RedisRole =
-  /** Request-path commands: no offline queue, one retry, nothing resent after a reconnect. */
-  | 'command'
+  /**
+   * On the request path (cache reads and writes): no offline queue, one retry, nothing resent
+   * after a reconnect, and the command timeout as given.
+   */
+  | 'request'
+  /** Fire-and-forget publishing (Socket.IO fan-out): no offline queue; nobody waits on it. */
+  | 'publisher'
   /**
    * A connection in subscriber mode. Its only queued commands are (P)SUBSCRIBEs, a bounded set,
    * so it may queue them while disconnected and send them once connected.
    */
   | 'subscriber';
 
+/**
+ * Connections off the request path get a more lenient timeout: a ping that is merely slow on a
+ * busy machine must not drop a healthy subscription (and the messages in flight with it).
+ */
+export const backgroundTimeout = (commandTimeoutMs: number): number => Math.max(1000, commandTimeoutMs * 4);
+
 export interface RedisClientOptions {
   url: string;
   /** Shown in CLIENT LIST and in log lines, e.g. `orchestra:cache`. */
   name: string;
   role: RedisRole;
+  /** For the `request` role; the other roles use `backgroundTimeout` of it. */
   commandTimeoutMs: number;
   logger: Logger;
-  /** Re-subscribe channels after a reconnect (the Socket.IO adapter relies on it). Default false. */
-  autoResubscribe?: boolean;
 }
 
 /** Capped exponential backoff with jitter; never gives up, because Redis may come back. */
@@ -38,21 +48,40 @@ export function retryDelay(attempt: number): number {
 
 const TIMEOUT_MESSAGE = 'Command timed out';
 
+/**
+ * A command failed because its connection was down (refused, reset, reconnecting). The connection
+ * state already says Redis is unavailable, so the breaker does not count these: it is there for a
+ * Redis that is connected but does not answer in time.
+ */
+export class RedisUnavailableError extends Error {
+  readonly code = 'redis-unavailable';
+  constructor(cause: unknown) {
+    super(`redis is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'RedisUnavailableError';
+    this.cause = cause;
+  }
+}
+
+/** For the `redis` breaker: connection-down errors say nothing new. */
+export const isRedisFailure = (err: unknown): boolean => !(err instanceof RedisUnavailableError);
+
 export function isTimeout(err: unknown): boolean {
   return err instanceof Error && (err.message === TIMEOUT_MESSAGE || err.name === 'BreakerTimeoutError');
 }
 
 export function createRedisClient(options: RedisClientOptions): Redis {
   const subscriber = options.role === 'subscriber';
+  const timeout = options.role === 'request' ? options.commandTimeoutMs : backgroundTimeout(options.commandTimeoutMs);
   const redisOptions: RedisOptions = {
     connectionName: options.name,
-    connectTimeout: Math.max(1000, options.commandTimeoutMs * 4),
+    connectTimeout: backgroundTimeout(options.commandTimeoutMs),
     // Also bounds the INFO ready check, so a connection that never answers is replaced.
-    commandTimeout: options.commandTimeoutMs,
+    commandTimeout: timeout,
     enableOfflineQueue: subscriber,
     maxRetriesPerRequest: subscriber ? null : 1,
     autoResendUnfulfilledCommands: false,
-    autoResubscribe: options.autoResubscribe ?? false,
+    // Off: ioredis would renew subscriptions without handling a failure; owners renew their own.
+    autoResubscribe: false,
     retryStrategy: retryDelay,
     keepAlive: 10_000,
     noDelay: true,
@@ -104,7 +133,8 @@ export async function closeRedisClient(client: Redis, timeoutMs = 500): Promise<
     // The connection is going away either way.
   } finally {
     clearTimeout(timer);
-    if (client.status !== 'end') client.disconnect();
+    // Harmless after a clean QUIT; ends the socket when QUIT did not finish in time.
+    client.disconnect();
   }
 }
 

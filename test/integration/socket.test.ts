@@ -54,11 +54,11 @@ describe('Socket.IO at /ws', () => {
     const t = await server({ provider: { tokens: 20 } });
     const c = client(t);
     await connected(c);
-    let id: string | undefined;
-    const seen = collect(c, () => id);
+    const turn: { id?: string } = {};
+    const seen = collect(c, () => turn.id);
     const ack = await c.emitWithAck('chat:send', { message: 'hi over socket' });
     expect(ack).toMatchObject({ conversationId: expect.any(String), messageId: expect.any(String) });
-    id = (ack as { messageId: string }).messageId;
+    turn.id = (ack as { messageId: string }).messageId;
     const done = await seen.done;
     expect(done.message.status).toBe('complete');
     // tokens may start before the ack arrives; the stored content is the whole reply

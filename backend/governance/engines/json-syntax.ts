@@ -8,11 +8,20 @@ export interface JsonError {
   message: string;
 }
 
+class JsonSyntaxError extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export function checkJson(text: string, options: { comments: boolean }): JsonError | undefined {
   let i = 0;
 
   const fail = (message: string, at = i): never => {
-    throw { offset: at, message } satisfies JsonError;
+    throw new JsonSyntaxError(at, message);
   };
 
   const skip = (): void => {
@@ -37,17 +46,15 @@ export function checkJson(text: string, options: { comments: boolean }): JsonErr
   const value = (): void => {
     skip();
     const ch = text[i];
-    if (ch === '{') return object();
-    if (ch === '[') return array();
-    if (ch === '"') return string();
-    if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) return number();
-    for (const word of ['true', 'false', 'null']) {
-      if (text.startsWith(word, i)) {
-        i += word.length;
-        return;
-      }
+    if (ch === '{') object();
+    else if (ch === '[') array();
+    else if (ch === '"') string();
+    else if (ch === '-' || (ch !== undefined && ch >= '0' && ch <= '9')) number();
+    else {
+      const word = ['true', 'false', 'null'].find((w) => text.startsWith(w, i));
+      if (!word) fail(`unexpected ${describe(i)}, expected a value`);
+      i += word?.length ?? 0;
     }
-    fail(`unexpected ${describe(i)}, expected a value`);
   };
 
   const object = (): void => {
@@ -153,7 +160,9 @@ export function checkJson(text: string, options: { comments: boolean }): JsonErr
     if (i < text.length) fail(`unexpected ${describe(i)} after the end of the document`);
     return undefined;
   } catch (err) {
-    if (typeof err === 'object' && err !== null && 'offset' in err) return err as JsonError;
+    if (err instanceof JsonSyntaxError) return { offset: err.offset, message: err.message };
+    // Recursion depth: a document nested thousands of levels deep is not one we can vouch for.
+    if (err instanceof RangeError) return { offset: i, message: 'nesting too deep to check' };
     throw err;
   }
 }

@@ -10,7 +10,7 @@ import type { AnalyzedFile } from '../analyzed-file.js';
 import type { LintRuleConfig } from '../config.js';
 import type { LintOptions } from '../config-schema.js';
 import { GovernanceConfigError } from '../errors.js';
-import { isScriptLanguage } from '../languages.js';
+import { isCommonJsPath, isScriptLanguage } from '../languages.js';
 import type { RuleDescriptor } from '../types.js';
 import { firstSentence, type Engine, type Report } from './engine.js';
 
@@ -96,7 +96,7 @@ export class EslintRunner {
   }
 
   private async configFor(language: ScriptLanguage, filePath: string): Promise<Linter.Config[] | undefined> {
-    const commonjs = language === 'javascript' && /\.cjs$/i.test(filePath);
+    const commonjs = isCommonJsPath(filePath, language);
     const key = commonjs ? 'commonjs' : language;
     const cached = this.configs.get(key);
     if (cached) return cached;

@@ -4,6 +4,8 @@
  * keys leak through .env files and YAML as often as through code. Messages never contain the
  * secret itself: reports end up in logs, SARIF uploads and chat transcripts.
  */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import type { lintSource as LintSource } from '@secretlint/core';
 import type { AnalyzedFile } from '../analyzed-file.js';
 import type { SecretsOptions } from '../config-schema.js';
@@ -12,7 +14,7 @@ import type { Engine, Report } from './engine.js';
 import { scanSecrets, type SecretCandidate, type SecretScanOptions } from './secret-patterns.js';
 
 type SecretlintConfig = Parameters<typeof LintSource>[0]['options']['config'];
-type SecretlintRuleConfig = Extract<SecretlintConfig['rules'][number], { rule: { meta: { type: 'scanner' } } }>;
+type SecretlintRuleConfig = Extract<SecretlintConfig['rules'][number], { rule: { meta: { type: 'scanner' | 'filter' } } }>;
 type SecretlintRule = SecretlintRuleConfig['rule'];
 
 const FIX = 'Remove it from the code, revoke it, and load it at runtime from the environment or a secret manager.';
@@ -91,6 +93,7 @@ export class SecretsEngine implements Engine {
     const [{ lintSource }, preset] = await Promise.all([
       import('@secretlint/core'),
       import('@secretlint/secretlint-rule-preset-recommend'),
+      silenceSecretlintProfiler(),
     ]);
     // The preset's rules are registered one by one rather than through the preset: secretlint
     // 11 ignores `disabled` for rules inside a preset, and filter-comments must be off.
@@ -146,6 +149,28 @@ export class SecretsEngine implements Engine {
         { detail: `${capitalize(candidate.what)}${candidate.ruleId.startsWith('secretlint/') ? '.' : ' found.'}` },
       );
     }
+  }
+}
+
+/**
+ * @secretlint/core reports every rule run to a process-wide profiler (@secretlint/profiler) via
+ * performance.mark(). Its observer keeps every entry forever and scans all of them on each new
+ * mark, so in a long-running server each lintSource call gets slower and memory grows without
+ * bound (measured: most of the CPU time after a few hundred validations). We never read the
+ * profile, so its mark() becomes a no-op. The module is resolved from @secretlint/core's own
+ * location to patch the instance core uses; if that fails, nothing changes.
+ */
+async function silenceSecretlintProfiler(): Promise<void> {
+  try {
+    const fromHere = createRequire(import.meta.url);
+    const fromCore = createRequire(fromHere.resolve('@secretlint/core'));
+    const url = pathToFileURL(fromCore.resolve('@secretlint/profiler')).href;
+    const mod = (await import(url)) as { secretLintProfiler?: { mark?: unknown } };
+    if (mod.secretLintProfiler && typeof mod.secretLintProfiler.mark === 'function') {
+      mod.secretLintProfiler.mark = () => undefined;
+    }
+  } catch {
+    // A different secretlint layout: run unpatched rather than fail.
   }
 }
 

@@ -48,7 +48,7 @@ export class StructuralEngine implements Engine {
     if (!root || !isAstLanguage(file.language)) return;
     for (const { rule, config } of this.byLanguage.get(file.language) ?? []) {
       for (const node of root.findAll(config)) {
-        report(rule.id, spanFromRange(node.range()), { message: interpolate(rule.message, node) });
+        report(rule.id, spanFromRange(node.range()), { message: interpolate(rule.message, node, file.content) });
       }
     }
   }
@@ -88,11 +88,22 @@ function checkCompiles(rule: StructuralRuleConfig, matcherIndex: number, languag
   }
 }
 
-/** `$NAME` in a message is replaced by the text the metavariable matched, as in ast-grep. */
-function interpolate(message: string, node: SgNode): string {
+/**
+ * `$NAME` and `$$$NAME` in a message are replaced by the text the metavariable matched, as in
+ * ast-grep. A `$$$` match is a list of nodes; its text is the source between the first and last.
+ */
+function interpolate(message: string, node: SgNode, source: string): string {
   if (!message.includes('$')) return message;
-  return message.replace(/\$([A-Z_][A-Z0-9_]*)/g, (whole, name: string) => {
-    const text = node.getMatch(name)?.text();
+  return message.replace(/(\$\$\$|\$)([A-Z_][A-Z0-9_]*)/g, (whole, sigil: string, name: string) => {
+    let text: string | undefined;
+    if (sigil === '$$$') {
+      const nodes = node.getMultipleMatches(name);
+      const first = nodes[0];
+      const last = nodes[nodes.length - 1];
+      text = first && last ? source.slice(first.range().start.index, last.range().end.index) : '';
+    } else {
+      text = node.getMatch(name)?.text();
+    }
     return text === undefined ? whole : truncate(text.replace(/\s+/g, ' '), 60);
   });
 }

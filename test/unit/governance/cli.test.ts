@@ -4,15 +4,20 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runValidateCli } from '../../../backend/governance/cli.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir, writeFiles } from './helpers.js';
+
+// Engines load per test file; on a busy 2-core machine that alone can take seconds.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 let restoreGit: () => void;
 beforeAll(() => {
   restoreGit = isolateGitConfig();
 });
-afterAll(() => restoreGit());
+afterAll(() => {
+  restoreGit();
+});
 
 function repo(): { dir: string; cleanup: () => void } {
   const t = tempDir('gov-repo-');

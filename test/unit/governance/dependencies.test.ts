@@ -1,7 +1,10 @@
 /** The dependencies engine: imports against the nearest package.json, requirements/pyproject, or go.mod. */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { tempDir, writeFiles } from './helpers.js';
+
+// Engines load per test file; on a busy 2-core machine that alone can take seconds.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 const project = tempDir();
 let gov: Governance;

@@ -12,7 +12,12 @@ import type { CliIo } from '../../../backend/governance/cli.js';
 
 export function tempDir(prefix = 'gov-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    cleanup: () => {
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 export function writeFiles(root: string, files: Record<string, string>): void {

@@ -1,15 +1,20 @@
 /** `orchestra hooks install|uninstall`: where the hook goes, what it runs, and foreign hooks. */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runHooksCli } from '../../../backend/governance/cli.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir } from './helpers.js';
+
+// Engines load per test file; on a busy 2-core machine that alone can take seconds.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 let restoreGit: () => void;
 beforeAll(() => {
   restoreGit = isolateGitConfig();
 });
-afterAll(() => restoreGit());
+afterAll(() => {
+  restoreGit();
+});
 
 function withRepo(test: (dir: string) => Promise<void>): () => Promise<void> {
   return async () => {

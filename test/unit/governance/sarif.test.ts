@@ -3,9 +3,12 @@
  * schema (sarifLog, run, tool, toolComponent, reportingDescriptor, result, location, region),
  * without network access.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { fake } from './helpers.js';
+
+// Engines load per test file; on a busy 2-core machine that alone can take seconds.
+vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 type Json = Record<string, unknown>;
 
@@ -27,7 +30,7 @@ function sarifProblems(log: unknown): string[] {
   need(log.version === '2.1.0', 'version is "2.1.0"');
   need(typeof log.$schema === 'string' && /sarif.*2\.1\.0/.test(log.$schema), '$schema names SARIF 2.1.0');
   need(Array.isArray(log.runs), 'runs is an array');
-  for (const [r, run] of ((log.runs as unknown[]) ?? []).entries()) {
+  for (const [r, run] of (Array.isArray(log.runs) ? (log.runs as unknown[]) : []).entries()) {
     need(isObject(run), `runs[${r}] is an object`);
     if (!isObject(run)) continue;
     const driver = isObject(run.tool) ? run.tool.driver : undefined;
@@ -50,7 +53,7 @@ function sarifProblems(log: unknown): string[] {
       need(typeof level === 'string' && LEVELS.includes(level), `rules[${i}].defaultConfiguration.level`);
     }
     need(Array.isArray(run.results), `runs[${r}].results is an array`);
-    for (const [i, result] of ((run.results as unknown[]) ?? []).entries()) {
+    for (const [i, result] of (Array.isArray(run.results) ? (run.results as unknown[]) : []).entries()) {
       need(isObject(result), `results[${i}] is an object`);
       if (!isObject(result)) continue;
       need(isObject(result.message) && typeof result.message.text === 'string', `results[${i}].message.text`);

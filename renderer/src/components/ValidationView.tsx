@@ -1,0 +1,44 @@
+import { readValidation, validationHeadline } from '../lib/validation.js';
+
+/** The governance verdict for the code in a reply, with its findings; nothing when there is none. */
+export function ValidationView({ value }: { value: unknown }) {
+  const view = readValidation(value);
+  if (view.kind === 'none') return null;
+  if (view.kind === 'unreadable') {
+    return (
+      <div className="validation validation-unknown" data-testid="validation" data-verdict="unknown">
+        Code check result unavailable
+      </div>
+    );
+  }
+  const headline = validationHeadline(view);
+  return (
+    <details className={`validation validation-${view.verdict}`} data-testid="validation" data-verdict={view.verdict}>
+      <summary>
+        <span className="validation-icon" aria-hidden="true">
+          {view.verdict === 'pass' ? '✓' : '!'}
+        </span>
+        {headline}
+      </summary>
+      {view.findings.length === 0 ? (
+        <p className="muted">No findings.</p>
+      ) : (
+        <ul className="findings">
+          {view.findings.map((f, i) => (
+            <li key={i} className="finding" data-testid="finding" data-severity={f.severity}>
+              <span className={`severity severity-${f.severity}`}>{f.severity}</span>
+              <code className="rule">{f.ruleId}</code>
+              <span className="finding-message">{f.message}</span>
+              {f.line !== null ? (
+                <span className="position muted">
+                  line {f.line}
+                  {f.column !== null ? `:${f.column}` : ''}
+                </span>
+              ) : null}
+            </li>
+          ))}
+        </ul>
+      )}
+    </details>
+  );
+}

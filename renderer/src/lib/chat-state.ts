@@ -1,0 +1,273 @@
+import type {
+  ChatErrorEvent,
+  Conversation,
+  ConversationUpdatedEvent,
+  ConversationWithMessages,
+  DoneEvent,
+  Message,
+  Problem,
+  TokenEvent,
+} from './contract.js';
+
+/**
+ * The chat screen's state as one pure reducer: the conversation list, the open conversation and
+ * the replies streaming into it. Tokens are applied strictly in `seq` order (a late or repeated
+ * one never scrambles a reply), and the final message from `chat:done` replaces the streamed text.
+ */
+
+export interface StreamBuffer {
+  /** The seq expected next; null until the first token when we joined a reply midway. */
+  next: number | null;
+  text: string;
+  /** Tokens that arrived ahead of a gap, by seq. */
+  ahead: Record<number, string>;
+  /** True when the reply started before we saw it, so `text` lacks its beginning. */
+  partial: boolean;
+}
+
+export interface ChatProblem extends Problem {
+  conversationId: string | null;
+  messageId?: string;
+}
+
+export interface ChatState {
+  conversations: Conversation[];
+  conversationsLoaded: boolean;
+  activeId: string | null;
+  loading: boolean;
+  messages: Message[];
+  streams: Record<string, StreamBuffer>;
+  /** A message was sent and its ack has not arrived yet. */
+  sending: boolean;
+  problem: ChatProblem | null;
+}
+
+export type ChatAction =
+  | { type: 'conversations-loaded'; items: Conversation[] }
+  | { type: 'conversation-updated'; event: ConversationUpdatedEvent }
+  | { type: 'conversation-saved'; conversation: Conversation }
+  | { type: 'open'; id: string | null }
+  | { type: 'opened'; conversation: ConversationWithMessages }
+  | { type: 'open-failed'; id: string; problem: Problem }
+  | { type: 'send'; localId: string; text: string; now: string }
+  | { type: 'send-acked'; localId: string; conversationId: string; messageId: string; now: string }
+  | { type: 'send-failed'; localId: string; problem: Problem }
+  | { type: 'token'; event: TokenEvent }
+  | { type: 'done'; event: DoneEvent }
+  | { type: 'error'; event: ChatErrorEvent }
+  | { type: 'problem'; problem: ChatProblem | null };
+
+export const initialChatState: ChatState = {
+  conversations: [],
+  conversationsLoaded: false,
+  activeId: null,
+  loading: false,
+  messages: [],
+  streams: {},
+  sending: false,
+  problem: null,
+};
+
+export function emptyStream(next: number | null): StreamBuffer {
+  return { next, text: '', ahead: {}, partial: false };
+}
+
+/** Adds one token to a stream in seq order; duplicates and already-applied seqs are ignored. */
+export function applyToken(buffer: StreamBuffer, seq: number, delta: string): StreamBuffer {
+  let { next, text, partial } = buffer;
+  if (next === null) {
+    partial = seq > 0;
+    next = seq;
+  }
+  if (seq < next || buffer.ahead[seq] !== undefined) return buffer;
+  const ahead = { ...buffer.ahead, [seq]: delta };
+  while (ahead[next] !== undefined) {
+    text += ahead[next];
+    delete ahead[next];
+    next++;
+  }
+  return { next, text, ahead, partial };
+}
+
+const byRecent = (a: Conversation, b: Conversation): number => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0);
+
+function upsertConversation(list: Conversation[], conversation: Conversation): Conversation[] {
+  const rest = list.filter((c) => c.id !== conversation.id);
+  return [conversation, ...rest].sort(byRecent);
+}
+
+function upsertMessage(messages: Message[], message: Message): Message[] {
+  const index = messages.findIndex((m) => m.id === message.id);
+  if (index < 0) return [...messages, message];
+  const copy = messages.slice();
+  copy[index] = message;
+  return copy;
+}
+
+function withoutStream(streams: Record<string, StreamBuffer>, id: string): Record<string, StreamBuffer> {
+  if (streams[id] === undefined) return streams;
+  const copy = { ...streams };
+  delete copy[id];
+  return copy;
+}
+
+function placeholder(id: string, conversationId: string, now: string): Message {
+  return {
+    id,
+    conversationId,
+    role: 'assistant',
+    content: '',
+    status: 'streaming',
+    model: null,
+    promptTokens: null,
+    completionTokens: null,
+    ttftMs: null,
+    durationMs: null,
+    validation: null,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
+export function chatReducer(state: ChatState, action: ChatAction): ChatState {
+  switch (action.type) {
+    case 'conversations-loaded':
+      return { ...state, conversations: [...action.items].sort(byRecent), conversationsLoaded: true };
+
+    case 'conversation-saved':
+      return { ...state, conversations: upsertConversation(state.conversations, action.conversation) };
+
+    case 'conversation-updated': {
+      const e = action.event;
+      const existing = state.conversations.find((c) => c.id === e.conversationId);
+      if (e.reason === 'deleted') {
+        const conversations = state.conversations.filter((c) => c.id !== e.conversationId);
+        if (state.activeId !== e.conversationId) return { ...state, conversations };
+        return { ...state, conversations, activeId: null, messages: [], streams: {}, loading: false };
+      }
+      if (existing === undefined && e.title === undefined) return state; // the caller refetches the list
+      const conversation: Conversation = existing
+        ? { ...existing, title: e.title ?? existing.title, updatedAt: e.updatedAt > existing.updatedAt ? e.updatedAt : existing.updatedAt }
+        : { id: e.conversationId, title: e.title ?? 'New conversation', createdAt: e.updatedAt, updatedAt: e.updatedAt };
+      return { ...state, conversations: upsertConversation(state.conversations, conversation) };
+    }
+
+    case 'open':
+      if (action.id === state.activeId && action.id !== null) return { ...state, loading: true, problem: null };
+      return { ...state, activeId: action.id, messages: [], streams: {}, loading: action.id !== null, sending: false, problem: null };
+
+    case 'opened': {
+      const c = action.conversation;
+      if (c.id !== state.activeId) return state;
+      const { messages, ...conversation } = c;
+      // A reply still streaming keeps the text received so far; the stored row has none yet.
+      const streams: Record<string, StreamBuffer> = {};
+      for (const m of messages) {
+        const s = state.streams[m.id];
+        if (m.status === 'streaming') streams[m.id] = s ?? emptyStream(null);
+      }
+      // Only messages still waiting for their ack are not in the stored conversation yet.
+      const locals = state.messages.filter((m) => m.id.startsWith('local-'));
+      return {
+        ...state,
+        loading: false,
+        messages: [...messages, ...locals],
+        streams,
+        conversations: upsertConversation(state.conversations, conversation),
+      };
+    }
+
+    case 'open-failed':
+      if (action.id !== state.activeId) return state;
+      return { ...state, loading: false, problem: { ...action.problem, conversationId: action.id } };
+
+    case 'send': {
+      const local: Message = {
+        ...placeholder(action.localId, state.activeId ?? '', action.now),
+        role: 'user',
+        content: action.text,
+        status: 'complete',
+      };
+      return { ...state, messages: [...state.messages, local], sending: true, problem: null };
+    }
+
+    case 'send-acked': {
+      const local = state.messages.find((m) => m.id === action.localId);
+      if (local === undefined) return { ...state, sending: false }; // the user moved on
+      // Renamed so a later reload of the conversation (which has the stored copy) drops it.
+      const messages = state.messages.map((m) =>
+        m.id === action.localId ? { ...m, id: `acked-${action.localId}`, conversationId: action.conversationId } : m,
+      );
+      const hasReply = messages.some((m) => m.id === action.messageId);
+      return {
+        ...state,
+        activeId: action.conversationId,
+        sending: false,
+        messages: hasReply ? messages : [...messages, placeholder(action.messageId, action.conversationId, action.now)],
+        streams: state.streams[action.messageId] ? state.streams : { ...state.streams, [action.messageId]: emptyStream(0) },
+      };
+    }
+
+    case 'send-failed':
+      return {
+        ...state,
+        sending: false,
+        messages: state.messages.filter((m) => m.id !== action.localId),
+        problem: { ...action.problem, conversationId: state.activeId },
+      };
+
+    case 'token': {
+      const e = action.event;
+      if (e.conversationId !== state.activeId) return state;
+      const buffer = applyToken(state.streams[e.messageId] ?? emptyStream(null), e.seq, e.delta);
+      const known = state.messages.some((m) => m.id === e.messageId);
+      return {
+        ...state,
+        streams: { ...state.streams, [e.messageId]: buffer },
+        messages: known ? state.messages : [...state.messages, placeholder(e.messageId, e.conversationId, new Date().toISOString())],
+      };
+    }
+
+    case 'done': {
+      const m = action.event.message;
+      if (m.conversationId !== state.activeId) return state;
+      return { ...state, messages: upsertMessage(state.messages, m), streams: withoutStream(state.streams, m.id) };
+    }
+
+    case 'error': {
+      const e = action.event;
+      if (e.conversationId !== state.activeId) return state;
+      const current = state.messages.find((m) => m.id === e.messageId) ?? placeholder(e.messageId, e.conversationId, new Date().toISOString());
+      const failed: Message = {
+        ...current,
+        status: 'error',
+        content: state.streams[e.messageId]?.text ?? current.content,
+        error: { code: e.code, message: e.message },
+      };
+      return {
+        ...state,
+        messages: upsertMessage(state.messages, failed),
+        streams: withoutStream(state.streams, e.messageId),
+        problem: { code: e.code, message: e.message, conversationId: e.conversationId, messageId: e.messageId },
+      };
+    }
+
+    case 'problem':
+      return { ...state, problem: action.problem };
+  }
+}
+
+/** The text to show for a message: what has streamed so far, else the stored content. */
+export function visibleContent(state: Pick<ChatState, 'streams'>, message: Message): string {
+  return state.streams[message.id]?.text ?? message.content;
+}
+
+/** The reply the Stop button cancels: the newest assistant message still streaming. */
+export function streamingMessageId(state: Pick<ChatState, 'messages'>): string | null {
+  for (let i = state.messages.length - 1; i >= 0; i--) {
+    const m = state.messages[i];
+    if (m !== undefined && m.role === 'assistant' && m.status === 'streaming') return m.id;
+  }
+  return null;
+}

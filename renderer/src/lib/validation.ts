@@ -1,0 +1,65 @@
+/**
+ * Reads `message.validation` (the governance verdict for code in a reply) defensively: the field
+ * is `unknown` in the contract, may be null (no code, or governance off) and may come from a newer
+ * or older backend, so anything unexpected degrades to "unreadable" instead of breaking the chat.
+ */
+export type Severity = 'error' | 'warning' | 'note';
+
+export interface FindingView {
+  ruleId: string;
+  severity: Severity;
+  message: string;
+  line: number | null;
+  column: number | null;
+}
+
+export type ValidationView =
+  | { kind: 'none' }
+  | { kind: 'unreadable' }
+  | { kind: 'report'; verdict: 'pass' | 'fail'; errors: number; warnings: number; notes: number; findings: FindingView[] };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
+const position = (v: unknown): number | null => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null);
+
+function readFinding(v: unknown): FindingView | undefined {
+  if (!isRecord(v)) return undefined;
+  const severity: Severity = v.severity === 'error' || v.severity === 'warning' || v.severity === 'note' ? v.severity : 'warning';
+  return {
+    ruleId: typeof v.ruleId === 'string' ? v.ruleId : 'unknown-rule',
+    severity,
+    message: typeof v.message === 'string' ? v.message : '',
+    line: position(v.line),
+    column: position(v.column),
+  };
+}
+
+const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, note: 2 };
+
+export function readValidation(value: unknown): ValidationView {
+  if (value === null || value === undefined) return { kind: 'none' };
+  if (!isRecord(value) || (value.verdict !== 'pass' && value.verdict !== 'fail')) return { kind: 'unreadable' };
+  const findings = (Array.isArray(value.findings) ? value.findings : [])
+    .map(readFinding)
+    .filter((f): f is FindingView => f !== undefined)
+    .sort((a, b) => SEVERITY_ORDER[a.severity] - SEVERITY_ORDER[b.severity] || (a.line ?? 0) - (b.line ?? 0));
+  const summary = isRecord(value.summary) ? value.summary : {};
+  const tally = (s: Severity): number => findings.filter((f) => f.severity === s).length;
+  return {
+    kind: 'report',
+    verdict: value.verdict,
+    errors: count(summary.errors) ?? tally('error'),
+    warnings: count(summary.warnings) ?? tally('warning'),
+    notes: count(summary.notes) ?? tally('note'),
+    findings,
+  };
+}
+
+export function validationHeadline(view: Extract<ValidationView, { kind: 'report' }>): string {
+  const parts: string[] = [];
+  if (view.errors > 0) parts.push(`${view.errors} error${view.errors === 1 ? '' : 's'}`);
+  if (view.warnings > 0) parts.push(`${view.warnings} warning${view.warnings === 1 ? '' : 's'}`);
+  if (view.notes > 0) parts.push(`${view.notes} note${view.notes === 1 ? '' : 's'}`);
+  const verdict = view.verdict === 'pass' ? 'Code checks passed' : 'Code checks failed';
+  return parts.length > 0 ? `${verdict} · ${parts.join(', ')}` : verdict;
+}

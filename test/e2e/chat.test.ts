@@ -1,0 +1,152 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attrOf, countOf, eventually, launchBrowser, openPaired, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, ticksOf, visibleOf, type AppOptions, type TestApp } from './harness.js';
+
+const SCREENSHOT = path.join(os.tmpdir(), 'orchestra-main-screen.png');
+
+const assistant = (page: Page, status?: string) =>
+  page.locator(`[data-testid=message][data-role=assistant]${status ? `[data-status=${status}]` : ''}`);
+
+describe('chat in the browser', { timeout: 60_000 }, () => {
+  let browser: Browser;
+  const apps: TestApp[] = [];
+
+  const app = async (options?: AppOptions): Promise<TestApp> => {
+    const started = await startApp(options);
+    apps.push(started);
+    return started;
+  };
+
+  beforeAll(async () => {
+    await rendererDir();
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.allSettled(apps.map((a) => a.close()));
+    releaseRenderer();
+  });
+
+  it('streams tokens live, shows the final message, and keeps the conversation across a reload', async () => {
+    const a = await app({ provider: { tokens: 10, tokenIntervalMs: 150 } });
+    const page = await openPaired(browser, a);
+
+    await sendMessage(page, 'Hello there');
+    await eventually(textOf(page.locator('[data-testid=message][data-role=user]'))).toMatch(/Hello there/);
+
+    // Tokens are on screen while the reply is still streaming (the stored text only comes with
+    // chat:done, which ends the streaming state)…
+    const streaming = assistant(page, 'streaming').filter({ hasText: 'tok2' });
+    await streaming.waitFor();
+    expect(await streaming.getByTestId('message-content').textContent()).toMatch(/^tok0 tok1 tok2/);
+    await eventually(visibleOf(page.getByTestId('stop-button'))).toBe(true);
+
+    // …then chat:done replaces it with the stored message.
+    const done = assistant(page, 'complete');
+    await done.waitFor();
+    await eventually(textOf(done.getByTestId('message-content'))).toBe('tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 ');
+    await eventually(countOf(done.getByTestId('message-status'))).toBe(0);
+    await eventually(visibleOf(page.getByTestId('send-button'))).toBe(true);
+
+    const item = page.getByTestId('conversation-item');
+    await eventually(countOf(item)).toBe(1);
+    await eventually(textOf(item.getByTestId('conversation-title'))).toBe('Hello there');
+    expect(page.url()).toMatch(/#\/c\/[0-9a-f-]{36}$/);
+
+    await page.reload();
+    await assistant(page, 'complete').waitFor();
+    await eventually(countOf(page.getByTestId('message'))).toBe(2);
+    await eventually(textOf(assistant(page).getByTestId('message-content'))).toMatch(/tok9/);
+    await eventually(countOf(page.getByTestId('conversation-item'))).toBe(1);
+    await eventually(textOf(page.getByTestId('chat-title'))).toBe('Hello there');
+    expect(pageErrors(page)).toEqual([]);
+  });
+
+  it('stops a long reply and marks it cancelled', async () => {
+    const a = await app({ provider: { tokens: 5000, tokenIntervalMs: 40 } });
+    const page = await openPaired(browser, a);
+    const aborted = a.provider?.waitForAbort(20_000);
+
+    await sendMessage(page, 'Tell me a very long story');
+    await assistant(page, 'streaming').filter({ hasText: 'tok3' }).waitFor();
+    await page.getByTestId('stop-button').click();
+
+    const cancelled = assistant(page, 'cancelled');
+    await cancelled.waitFor();
+    await eventually(textOf(cancelled.getByTestId('message-status'))).toBe('Cancelled');
+    await eventually(textOf(cancelled.getByTestId('message-content'))).toContain('tok0 tok1 tok2 tok3');
+    await eventually(visibleOf(page.getByTestId('send-button'))).toBe(true);
+    await aborted; // the upstream request was stopped too, not just the UI
+
+    await page.reload();
+    await assistant(page, 'cancelled').waitFor();
+    expect(pageErrors(page)).toEqual([]);
+  });
+
+  it('renders code as <pre><code>, never as HTML, shows a chat error clearly, and renders validation findings', async () => {
+    const a = await app({ provider: { echo: true, tokenIntervalMs: 5 } });
+    const page = await openPaired(browser, a);
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+
+    const hostile = 'Here is code:\n\n```ts\nexport const add = (a: number, b: number): number => a + b;\n```\n\nand <img src=x onerror="alert(1)"> <b>bold</b> plus `inline`.';
+    await sendMessage(page, hostile);
+    const reply = assistant(page, 'complete');
+    await reply.waitFor();
+    const block = reply.getByTestId('code-block');
+    await eventually(attrOf(block, 'data-language')).toBe('ts');
+    await eventually(textOf(block.locator('pre > code'))).toBe('export const add = (a: number, b: number): number => a + b;');
+    await eventually(textOf(reply.getByTestId('message-content'))).toContain('<img src=x onerror="alert(1)"> <b>bold</b>');
+    await eventually(countOf(page.locator('[data-testid=message-list] img, [data-testid=message-list] b'))).toBe(0);
+    expect(dialogs).toEqual([]);
+
+    // The backend's governance verdict for the code block is shown; then an injected failing one
+    // shows its findings (the renderer must cope with whatever verdict the rules produce).
+    await eventually(attrOf(reply.getByTestId('validation'), 'data-verdict')).toMatch(/^(pass|fail)$/);
+    await page.route('**/api/conversations/*', async (route) => {
+      const response = await route.fetch();
+      const body = (await response.json()) as { messages: Array<{ role: string; validation: unknown }> };
+      for (const m of body.messages) {
+        if (m.role === 'assistant') {
+          m.validation = {
+            verdict: 'fail',
+            summary: { errors: 1, warnings: 1, notes: 0 },
+            findings: [
+              { ruleId: 'no-eval', severity: 'error', message: 'eval() runs arbitrary code', line: 4, column: 1 },
+              { ruleId: 'prefer-const', severity: 'warning', message: 'use const', line: 4, column: 8 },
+            ],
+          };
+        }
+      }
+      await route.fulfill({ response, json: body });
+    });
+    await page.reload();
+    const validation = assistant(page, 'complete').getByTestId('validation');
+    await eventually(attrOf(validation, 'data-verdict')).toBe('fail');
+    await eventually(textOf(validation)).toContain('Code checks failed · 1 error, 1 warning');
+    await validation.locator('summary').click();
+    await eventually(countOf(validation.getByTestId('finding'))).toBe(2);
+    await eventually(textOf(validation.getByTestId('finding').first())).toContain('no-eval');
+    await eventually(textOf(validation.getByTestId('finding').first())).toContain('line 4:1');
+    await page.unroute('**/api/conversations/*');
+
+    await eventually(ticksOf(page)).toBeGreaterThanOrEqual(2);
+    await page.screenshot({ path: SCREENSHOT });
+
+    // The provider fails: the reply is marked failed and the error is explained.
+    a.provider?.set({ mode: 'http-error', errorStatus: 500 });
+    await sendMessage(page, 'This one fails');
+    const failed = assistant(page, 'error');
+    await failed.waitFor();
+    await eventually(textOf(failed.getByTestId('message-status'))).toBe('Failed');
+    await eventually(attrOf(page.getByTestId('chat-error'), 'data-code')).toBe('provider-error');
+    await eventually(textOf(page.getByTestId('chat-error'))).toContain('The model provider returned an error');
+    expect(pageErrors(page)).toEqual([]);
+  });
+});

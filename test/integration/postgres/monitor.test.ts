@@ -1,0 +1,103 @@
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runBreakerCli } from '../../../backend/cli/breaker.js';
+import type { CliIo } from '../../../backend/cli/io.js';
+import type { BreakersBody } from '../../../backend/http/routes/breakers.js';
+import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
+import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
+import { api, startServer, tempDir, testConfig, waitFor, waitRecovered, type RunningServer } from './helpers.js';
+
+// GET /api/breakers and the `orchestra breaker` monitor following a real server in PostgreSQL mode.
+let pg: PrivatePostgres;
+let provider: FakeProvider;
+let proxy: FaultProxy;
+let server: RunningServer;
+let removeData: () => void;
+
+beforeAll(async () => {
+  [pg, provider] = await Promise.all([startPostgres(), startFakeProvider({ echo: true, tokenIntervalMs: 1 })]);
+  const database = await pg.createDatabase();
+  proxy = await startFaultProxy({ host: pg.host, port: pg.port });
+  const data = tempDir('orchestra-monitor-');
+  removeData = data.remove;
+  server = await startServer(testConfig({ dataDir: data.dir, databaseUrl: pg.url(database, { port: proxy.port }), llmBaseUrl: provider.url }), {
+    probeTargets: [],
+  });
+  await waitRecovered(server);
+});
+
+afterAll(async () => {
+  await server?.close();
+  await proxy?.close();
+  removeData?.();
+  await Promise.all([pg?.stop(), provider?.close()]);
+});
+
+function testIo(env: NodeJS.ProcessEnv = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (d: Buffer) => (out += d.toString()));
+  stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const handlers = new Map<string, () => void>();
+  const io: CliIo = { stdout, stderr, cwd: process.cwd(), env, onSignal: (signal, handler) => void handlers.set(signal, handler) };
+  return { io, out: () => out, err: () => err, signal: (name: string) => handlers.get(name)?.() };
+}
+
+describe('GET /api/breakers', () => {
+  it('lists every breaker with its counters and the outbox', async () => {
+    await api(server, 'POST', '/api/chat', { message: 'hello' });
+    const { status, body } = await api<BreakersBody>(server, 'GET', '/api/breakers');
+    expect(status).toBe(200);
+    const names = body.breakers.map((b) => b.name);
+    expect(names).toContain('postgres');
+    expect(names.some((n) => n.startsWith('provider'))).toBe(true);
+    expect(body.database).toMatchObject({ backend: 'postgres', mode: 'primary', breaker: 'closed' });
+    expect(body.database.sync).toMatchObject({ ready: true, deadLetters: 0 });
+    expect(body.database.sync?.target).toContain('***');
+    expect(body.database.sync?.target).not.toContain(pg.password);
+    const anonymous = await fetch(`${server.url}/api/breakers`);
+    expect(anonymous.status).toBe(401);
+  });
+});
+
+describe('RunningServer.reconfigure', () => {
+  it('applies nothing that needs a restart, and says so', async () => {
+    const result = await server.reconfigure({ databaseUrl: 'sqlite:///elsewhere.db', apiPort: server.port + 1, cacheTtlSeconds: server.config.cacheTtlSeconds });
+    expect(result).toEqual({ applied: [], restartRequired: ['databaseUrl', 'apiPort'] });
+    expect((await api<{ status: string }>(server, 'GET', '/api/status')).body.status).toBe('ok');
+  });
+});
+
+describe('orchestra breaker', () => {
+  it('follows the server live and exits 0 on Ctrl-C', async () => {
+    const t = testIo({ API_TOKEN: server.token });
+    const exit = runBreakerCli(['--url', server.url, '--interval', '100'], t.io);
+    await waitFor('first screen', () => t.out().includes('postgres') && t.out().includes('closed'), 10_000);
+
+    await proxy.setMode('refuse');
+    // Writes while PostgreSQL is away: the backlog shows up on the monitor.
+    for (let i = 0; i < 3; i++) await api(server, 'POST', '/api/chat', { message: `offline ${i}` });
+    await waitFor('the breaker open on screen', () => /postgres\s+open/.test(t.out()), 15_000);
+    expect(t.out()).toMatch(/status: degraded/);
+    expect(t.out()).toMatch(/outbox [1-9]\d*/);
+    expect(t.out()).toMatch(/ECONNREFUSED|refused|terminated|timeout/i);
+
+    await proxy.setMode('pass');
+    await waitFor('closed again on screen', () => /outbox 0/.test(t.out().slice(t.out().lastIndexOf('Orchestra '))), 15_000);
+    t.signal('SIGINT');
+    expect(await exit).toBe(0);
+    expect(t.err()).toBe('');
+  });
+
+  it('--once prints one snapshot; a wrong token is refused with exit 2', async () => {
+    const ok = testIo();
+    expect(await runBreakerCli(['--url', server.url, '--token', server.token, '--once'], ok.io)).toBe(0);
+    expect(ok.out()).toMatch(/BREAKER\s+STATE/);
+    const bad = testIo();
+    expect(await runBreakerCli(['--url', server.url, '--token', 'not-the-token-at-all', '--once'], bad.io)).toBe(2);
+    expect(bad.err()).toMatch(/refused the token/);
+  });
+});

@@ -1,0 +1,226 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryCache } from '../../../backend/cache/memory.js';
+import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
+import { startRedis, type RedisService } from '../../fixtures/services/redis.js';
+import { deadPort } from '../providers/harness.js';
+import { inspector, sleep, twoTier, waitUntil, type TestCache, type TestCacheOptions } from './helpers.js';
+
+let redis: RedisService;
+const open: TestCache[] = [];
+const proxies: FaultProxy[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+afterEach(async () => {
+  for (const c of open.splice(0)) await c.close();
+  for (const p of proxies.splice(0)) await p.close();
+  if (!redis.running()) await redis.restart();
+});
+
+async function cache(options: TestCacheOptions = {}, url = redis.url): Promise<TestCache> {
+  const c = twoTier(url, options);
+  open.push(c);
+  await waitUntil(() => c.cache.l2Up, 'L2 up');
+  return c;
+}
+
+/** A loader over a mutable "database" value, counting its calls. */
+function source(initial: string, delayMs = 0): { value: string; loads: number; load: () => Promise<string> } {
+  const s = {
+    value: initial,
+    loads: 0,
+    load: async (): Promise<string> => {
+      s.loads++;
+      const seen = s.value;
+      if (delayMs > 0) await sleep(delayMs);
+      return seen;
+    },
+  };
+  return s;
+}
+
+describe('two-tier cache (L1 memory, L2 redis)', () => {
+  it('coalesces concurrent misses into one load, and a second instance reads it from L2', async () => {
+    const a = await cache();
+    const db = source('page-1', 30);
+    const results = await Promise.all(Array.from({ length: 50 }, () => a.cache.wrap('orc:v1:t:single', db.load)));
+    expect(db.loads).toBe(1);
+    expect(new Set(results)).toEqual(new Set(['page-1']));
+
+    const look = inspector(redis.url);
+    await waitUntil(async () => (await look.exists('orc:v1:t:single')) === 1, 'the L2 write');
+    look.disconnect();
+    const b = await cache();
+    const other = source('never-read');
+    expect(await b.cache.wrap('orc:v1:t:single', other.load)).toBe('page-1');
+    expect(other.loads).toBe(0);
+    expect(b.l2.hit).toBe(1);
+  });
+
+  it('expires entries after the TTL in both tiers', async () => {
+    const a = await cache({ ttlSeconds: 1 });
+    const db = source('v');
+    await a.cache.wrap('orc:v1:t:ttl', db.load);
+    await a.cache.wrap('orc:v1:t:ttl', db.load);
+    expect(db.loads).toBe(1);
+    const look = inspector(redis.url);
+    await waitUntil(async () => (await look.exists('orc:v1:t:ttl')) === 1, 'the L2 write');
+    const ttl = await look.pttl('orc:v1:t:ttl');
+    look.disconnect();
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(1000);
+    await sleep(1100);
+    await a.cache.wrap('orc:v1:t:ttl', db.load);
+    expect(db.loads).toBe(2);
+  });
+
+  it('keeps L1 within its byte and entry bounds', () => {
+    const bytes = new MemoryCache({ ttlSeconds: 60, maxBytes: 20_000, maxEntries: 10_000 });
+    for (let i = 0; i < 200; i++) bytes.put(`k${i}`, 'x'.repeat(1000));
+    expect(bytes.l1Stats().bytes).toBeLessThanOrEqual(20_000);
+    expect(bytes.l1Stats().entries).toBeLessThan(20);
+    bytes.put('huge', 'y'.repeat(50_000));
+    expect(bytes.peek('huge')).toBeUndefined();
+
+    const entries = new MemoryCache({ ttlSeconds: 60, maxEntries: 5 });
+    for (let i = 0; i < 50; i++) entries.put(`k${i}`, i);
+    expect(entries.l1Stats().entries).toBe(5);
+    expect(entries.peek('k49')).toBe(49);
+    expect(entries.peek('k0')).toBeUndefined();
+  });
+
+  it('invalidates keys and prefixes on every instance before the write returns', async () => {
+    const [a, b] = [await cache(), await cache()];
+    const page = source('title-1');
+    const list = source('list-1');
+    for (const c of [a, b]) {
+      expect(await c.cache.wrap('orc:v1:conversation:1', page.load)).toBe('title-1');
+      await c.cache.wrap('orc:v1:conversations:list:20:', list.load);
+      await c.cache.wrap('orc:v1:conversations:list:50:x', list.load);
+    }
+    page.value = 'title-2';
+    list.value = 'list-2';
+    await a.cache.invalidate(['orc:v1:conversation:1'], ['orc:v1:conversations:list:']);
+    // No waiting: the invalidation resolved only once B confirmed it.
+    expect(await b.cache.wrap('orc:v1:conversation:1', page.load)).toBe('title-2');
+    expect(await b.cache.wrap('orc:v1:conversations:list:20:', list.load)).toBe('list-2');
+    expect(await b.cache.wrap('orc:v1:conversations:list:50:x', list.load)).toBe('list-2');
+    expect(await a.cache.wrap('orc:v1:conversations:list:50:x', list.load)).toBe('list-2');
+  });
+
+  it('never lets a load that read before an invalidation store its stale value', async () => {
+    const [a, b] = [await cache(), await cache()];
+    const db = source('old', 100);
+    const slow = b.cache.wrap('orc:v1:t:race', db.load);
+    await sleep(20);
+    db.value = 'new';
+    await a.cache.invalidate(['orc:v1:t:race']);
+    expect(await slow).toBe('old'); // it began before the write: that is its answer
+    await sleep(50); // let B's conditional L2 write land (or be refused)
+    const c = await cache();
+    const fresh = source('new');
+    expect(await c.cache.wrap('orc:v1:t:race', fresh.load)).toBe('new');
+    expect(fresh.loads).toBe(1);
+    expect(await b.cache.wrap('orc:v1:t:race', fresh.load)).toBe('new');
+  });
+
+  it('flushes L1 when Redis comes back, and uses L2 again', async () => {
+    const a = await cache();
+    const db = source('v');
+    await a.cache.wrap('orc:v1:t:flush', db.load);
+    expect(a.l1.l1Stats().entries).toBe(1);
+    await redis.kill9();
+    await waitUntil(() => a.cache.stats().l2.status === 'down', 'L2 down');
+    // Served without Redis, from the database and then from L1.
+    const started = performance.now();
+    expect(await a.cache.wrap('orc:v1:t:flush', db.load)).toBe('v');
+    expect(await a.cache.wrap('orc:v1:t:flush', db.load)).toBe('v');
+    expect(performance.now() - started).toBeLessThan(50);
+    const loadsWhileDown = db.loads;
+    expect(a.l1.l1Stats().entries).toBe(1);
+
+    await redis.restart();
+    await waitUntil(() => a.cache.stats().l2.status === 'up', 'L2 up again');
+    expect(a.l1.l1Stats().entries).toBe(0);
+    await a.cache.wrap('orc:v1:t:flush', db.load);
+    expect(db.loads).toBe(loadsWhileDown + 1);
+    const look = inspector(redis.url);
+    await waitUntil(async () => (await look.exists('orc:v1:t:flush')) === 1, 'L2 in use again');
+    look.disconnect();
+  });
+
+  it('fails fast when Redis is unreachable', async () => {
+    const c = twoTier(`redis://127.0.0.1:${await deadPort()}`);
+    open.push(c);
+    const db = source('from-db');
+    const started = performance.now();
+    for (let i = 0; i < 100; i++) expect(await c.cache.wrap(`orc:v1:t:dead:${i}`, db.load)).toBe('from-db');
+    await c.cache.invalidate(['orc:v1:t:dead:1'], ['orc:v1:t:']);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(c.cache.stats().l2).toEqual({ backend: 'redis', status: 'down' });
+    expect(c.l2.skip).toBe(100);
+  });
+
+  it('stays within the command timeout when Redis is black-holed, then recovers', async () => {
+    const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
+    proxies.push(proxy);
+    const timeoutMs = 300;
+    const a = await cache({ commandTimeoutMs: timeoutMs }, `redis://127.0.0.1:${proxy.port}`);
+    const db = source('db');
+    const worstOf = async (prefix: string): Promise<number> => {
+      let worst = 0;
+      for (let i = 0; i < 30; i++) {
+        const t0 = performance.now();
+        expect(await a.cache.wrap(`orc:v1:t:${prefix}:${i}`, db.load)).toBe('db');
+        worst = Math.max(worst, performance.now() - t0);
+      }
+      return worst;
+    };
+    const healthy = await worstOf('healthy');
+    await proxy.setMode('blackhole');
+    const holed = await worstOf('hole');
+    // One timeout at most per call; the healthy run in the same test measures how busy the machine is.
+    expect(holed).toBeLessThan(timeoutMs + 100 + 2 * healthy);
+    expect(a.cache.stats().l2.status).toBe('down');
+    await proxy.setMode('pass');
+    await waitUntil(() => a.cache.l2Up, 'L2 back after the black hole');
+    await a.cache.wrap('orc:v1:t:after', db.load);
+    const look = inspector(redis.url);
+    await waitUntil(async () => (await look.exists('orc:v1:t:after')) === 1, 'L2 writes again');
+    look.disconnect();
+  });
+
+  it('replays invalidations that could not reach Redis once it is back', async () => {
+    const proxy = await startFaultProxy({ host: redis.host, port: redis.port });
+    proxies.push(proxy);
+    const a = await cache({ commandTimeoutMs: 150 }, `redis://127.0.0.1:${proxy.port}`);
+    const b = await cache();
+    const db = source('v1');
+    await a.cache.wrap('orc:v1:t:replay', db.load);
+    await b.cache.wrap('orc:v1:t:replay', db.load);
+    await proxy.setMode('refuse');
+    await waitUntil(() => !a.cache.l2Up, 'A loses Redis');
+    db.value = 'v2';
+    await a.cache.invalidate(['orc:v1:t:replay']);
+    expect(await a.cache.wrap('orc:v1:t:replay', db.load)).toBe('v2');
+    await proxy.setMode('pass');
+    await waitUntil(() => a.cache.l2Up, 'A back on Redis');
+    // B heard the replayed invalidation before A declared L2 up.
+    expect(await b.cache.wrap('orc:v1:t:replay', db.load)).toBe('v2');
+  });
+
+  it('turns an oversized invalidation into a bounded "drop everything"', async () => {
+    const [a, b] = [await cache(), await cache()];
+    const db = source('x');
+    await b.cache.wrap('orc:v1:t:unrelated', db.load);
+    const keys = Array.from({ length: 500 }, (_, i) => `orc:v1:t:many:${i}:${'k'.repeat(40)}`);
+    await a.cache.invalidate(keys);
+    expect(b.l1.l1Stats().entries).toBe(0);
+    await b.cache.wrap('orc:v1:t:unrelated', db.load);
+    expect(db.loads).toBe(2);
+  });
+});
