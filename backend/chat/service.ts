@@ -3,7 +3,7 @@ import { newId } from '../data/ids.js';
 import type { Message, MessageError, Mutation } from '../data/store.js';
 import { AppError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ChatTurn, ModelProvider } from '../providers/types.js';
+import type { ChatTurn, ModelProvider, StreamEvent } from '../providers/types.js';
 import type { TokenEvent } from '../realtime/events.js';
 import type { CompletionCache } from '../cache/completions.js';
 import type { Broadcaster } from './broadcaster.js';
@@ -123,11 +123,26 @@ export class ChatService {
       model,
     };
     const history = existing ? await conversations.history(conversation.id) : [];
-    await conversations.write(conversation.id, [
-      { kind: 'conversation.upsert', row: conversation },
-      { kind: 'message.upsert', row: userMessage },
-      { kind: 'message.upsert', row: assistant },
-    ]);
+    const prompt: ChatTurn[] = [...history, { role: 'user', content: input.message }];
+    const controller = new AbortController();
+    const request = { model: model ?? undefined, messages: prompt, signal: controller.signal };
+    const completions = input.cache === true ? this.deps.completions : undefined;
+    const stream = (completions ? completions.stream(provider, request) : provider.stream(request))[Symbol.asyncIterator]();
+    // Ask for the first event before writing: the provider connects and starts generating while
+    // the turn is stored. No token is handed out before the write below has committed.
+    const first = stream.next();
+    first.catch(() => undefined);
+    try {
+      await conversations.write(conversation.id, [
+        { kind: 'conversation.upsert', row: conversation },
+        { kind: 'message.upsert', row: userMessage },
+        { kind: 'message.upsert', row: assistant },
+      ]);
+    } catch (err) {
+      controller.abort();
+      void stream.return?.(undefined).catch(() => undefined);
+      throw err;
+    }
     broadcaster.conversationUpdated({
       conversationId: conversation.id,
       reason: existing ? 'message' : 'created',
@@ -136,11 +151,9 @@ export class ChatService {
     });
 
     this.deps.validator?.prepare?.();
-    const prompt: ChatTurn[] = [...history, { role: 'user', content: input.message }];
-    const controller = new AbortController();
     const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(assistant) };
     this.active.set(assistant.id, turn);
-    turn.done = this.run(provider, prompt, assistant, turn, accepted, options, input.cache === true).finally(() => this.active.delete(assistant.id));
+    turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
     return { conversationId: conversation.id, messageId: assistant.id, userMessage, done: turn.done };
   }
 
@@ -169,12 +182,11 @@ export class ChatService {
 
   private async run(
     provider: ModelProvider,
-    prompt: ChatTurn[],
+    source: { stream: AsyncIterator<StreamEvent>; first: Promise<IteratorResult<StreamEvent>> },
     assistant: Message,
     turn: ActiveTurn,
     accepted: number,
     options: TurnOptions,
-    cached = false,
   ): Promise<Message> {
     const { broadcaster, metrics } = this.deps;
     const parts: string[] = [];
@@ -183,9 +195,10 @@ export class ChatService {
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     let failure: MessageError | undefined;
     try {
-      const request = { model: assistant.model ?? undefined, messages: prompt, signal: turn.controller.signal };
-      const completions = cached ? this.deps.completions : undefined;
-      for await (const event of completions ? completions.stream(provider, request) : provider.stream(request)) {
+      for (let next = source.first; ; next = source.stream.next()) {
+        const result = await next;
+        if (result.done === true) break;
+        const event = result.value;
         if (event.type === 'usage') {
           usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
           continue;
@@ -207,6 +220,8 @@ export class ChatService {
       }
       if (turn.reason !== undefined) throw new AppError(499, 'cancelled', 'the reply was cancelled');
     } catch (err) {
+      // Release the upstream request if the loop ended for any reason other than the stream's own.
+      void source.stream.return?.(undefined).catch(() => undefined);
       const code = err instanceof AppError ? err.code : 'internal-error';
       const message = err instanceof Error ? err.message : String(err);
       failure = { code, message };
