@@ -12,7 +12,7 @@ import { describeConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { passwordOf, registerSecret } from './config/secrets.js';
 import { openStore } from './data/open.js';
-import { LiveSettings, type ReconfigureResult } from './data/reconfigure.js';
+import { LiveSettings, type ReconfigureResult } from './settings/live-settings.js';
 import type { Store } from './data/store.js';
 import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
@@ -261,7 +261,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       })();
       return closed;
     };
-    const live = new LiveSettings(liveStore, config, logger);
+    const live = new LiveSettings(liveStore, config, logger, liveProviders);
     return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, reconfigure: (next) => live.apply(next), close };
   } catch (err) {
     cleanups.push(

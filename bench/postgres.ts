@@ -86,6 +86,38 @@ async function drainRate(pg: PrivatePostgres, rows: number, batchSize: number): 
   }
 }
 
+/** store.apply() of chat-turn writes: SQLite mode's store vs PostgreSQL mode with PostgreSQL refused. */
+export async function writeLatency(mode: 'sqlite' | 'open', pg: PrivatePostgres, turns: number): Promise<number[]> {
+  const data = tempDir('orchestra-bench-write-');
+  const proxy = await startFaultProxy({ host: pg.host, port: pg.port });
+  await proxy.setMode('refuse');
+  const breakers = new BreakerRegistry();
+  const databaseUrl = mode === 'open' ? pg.url(await pg.createDatabase('bench'), { port: proxy.port }) : undefined;
+  const config = testConfig({ dataDir: data.dir, ...(databaseUrl ? { databaseUrl, circuitBreakerResetMs: 600_000 } : {}) });
+  const store = await openStore(config, { observe: () => () => {}, breakers, logger: silent });
+  try {
+    const work = chatMutations(turns + 50);
+    for (const turn of work.slice(0, 100)) await store.apply(turn);
+    const deadline = Date.now() + 10_000;
+    while (mode === 'open' && store.health().breaker !== 'open') {
+      if (Date.now() > deadline) throw new Error(`breaker is ${store.health().breaker}, expected open`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const latencies: number[] = [];
+    for (const turn of work.slice(100)) {
+      const started = performance.now();
+      await store.apply(turn);
+      latencies.push(performance.now() - started);
+    }
+    return latencies;
+  } finally {
+    await store.close();
+    breakers.shutdown();
+    await proxy.close();
+    data.remove();
+  }
+}
+
 async function chatLatency(mode: 'sqlite' | 'open', pg: PrivatePostgres, providerUrl: string, chats: number): Promise<number[]> {
   const data = tempDir('orchestra-bench-chat-');
   const proxy = await startFaultProxy({ host: pg.host, port: pg.port });
@@ -134,6 +166,18 @@ export async function postgresBench(): Promise<void> {
       const rate = await drainRate(pg, 20_000, batchSize);
       line(`outbox drain, batch ${batchSize} (rows/s)`, `${Math.round(rate)} rows/s`, rate >= 5000 ? 'ok (>= 5,000)' : 'SLOW (< 5,000)');
     }
+    const sqliteWrites: number[] = [];
+    const openWrites: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      sqliteWrites.push(...(await writeLatency('sqlite', pg, 2000)));
+      openWrites.push(...(await writeLatency('open', pg, 2000)));
+    }
+    const writeRatio = percentile(openWrites, 0.99) / percentile(sqliteWrites, 0.99);
+    line(
+      'store write p99, breaker open vs SQLite-only',
+      `${percentile(openWrites, 0.99).toFixed(2)} ms vs ${percentile(sqliteWrites, 0.99).toFixed(2)} ms`,
+      `${writeRatio.toFixed(2)}x ${writeRatio <= 2 ? 'ok (<= 2x)' : 'SLOW (> 2x)'}`,
+    );
     const sqlite: number[] = [];
     const open: number[] = [];
     // Alternate the two modes so machine noise hits both alike.

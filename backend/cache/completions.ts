@@ -63,7 +63,9 @@ export class CompletionCache {
 async function* replay(stored: StoredCompletion, signal: AbortSignal): AsyncGenerator<StreamEvent> {
   for (let i = 0; i < stored.chunks.length; i++) {
     if (signal.aborted) throw new ProviderError('cancelled', 'the request was cancelled');
-    if (i > 0 && i % CHUNKS_PER_TURN === 0) await yieldToLoop();
+    // Also before the first chunk: like a provider's, a replayed stream never answers on the turn
+    // of the event loop it was asked on.
+    if (i % CHUNKS_PER_TURN === 0) await yieldToLoop();
     yield { type: 'delta', text: stored.chunks[i] ?? '' };
   }
   if (stored.usage) yield { type: 'usage', ...stored.usage };

@@ -1,6 +1,6 @@
 /**
  * How the shared tier invalidates by prefix without scanning Redis. Every cached value in Redis
- * is stored together with the generations of the scopes it belongs to, read in the same script:
+ * is stored together with the generations of the scopes it belongs to (read with it in one MGET):
  * the whole cache, each prefix of its key that ends at a `:`, and the key itself. Invalidating a
  * prefix or a key increments one generation counter, so every value stored under the old
  * generation stops matching at once, and a load that started before the invalidation cannot store
@@ -31,21 +31,11 @@ export function scopeForPrefix(prefix: string): string {
   return cut === -1 ? ALL_SCOPE : prefixScope(prefix.slice(0, cut + 1));
 }
 
-/** Lua: returns {vector} or {vector, payload} when the stored value matches the current generations. */
-export const READ_SCRIPT = `
-local gens = redis.call('MGET', unpack(KEYS, 2))
-local parts = {}
-for i = 1, #KEYS - 1 do parts[i] = gens[i] or '0' end
-local vector = table.concat(parts, ',')
-local stored = redis.call('GET', KEYS[1])
-if stored then
-  local nl = string.find(stored, '\\n', 1, true)
-  if nl and string.sub(stored, 1, nl - 1) == vector then
-    return {vector, string.sub(stored, nl + 1)}
-  end
-end
-return {vector}
-`;
+/**
+ * The generations as read (a missing counter is 0), joined: what a stored value is prefixed with,
+ * and what a conditional store must still find. Must match the join in WRITE_SCRIPT.
+ */
+export const generationVector = (generations: Array<string | null>): string => generations.map((g) => g ?? '0').join(',');
 
 /**
  * Lua: stores ARGV[2] for ARGV[3] ms if the generations still equal ARGV[1] (an empty ARGV[1]

@@ -75,13 +75,17 @@ export class MemoryCache implements Cache {
     return Promise.resolve(this.peek<T>(key));
   }
 
-  put(key: string, value: unknown, ttlSeconds?: number): void {
-    this.lru.set(key, { value }, ttlSeconds === undefined ? undefined : { ttl: ttlSeconds * 1000 });
+  /** `serializedLength`, when the caller has the JSON at hand, spares sizing the value again. */
+  put(key: string, value: unknown, ttlSeconds?: number, serializedLength?: number): void {
+    this.lru.set(key, { value }, {
+      ...(ttlSeconds === undefined ? {} : { ttl: ttlSeconds * 1000 }),
+      ...(serializedLength === undefined ? {} : { size: Math.max(1, serializedLength * 2 + 16) }),
+    });
   }
 
   /** Stores only if nothing was invalidated since `epoch` was read. */
-  putIfCurrent(key: string, value: unknown, epoch: number, ttlSeconds?: number): void {
-    if (epoch === this.generation) this.put(key, value, ttlSeconds);
+  putIfCurrent(key: string, value: unknown, epoch: number, ttlSeconds?: number, serializedLength?: number): void {
+    if (epoch === this.generation) this.put(key, value, ttlSeconds, serializedLength);
   }
 
   set(key: string, value: unknown, ttlSeconds?: number): Promise<void> {

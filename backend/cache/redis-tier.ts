@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { BreakerOpenError, type Breaker } from '../breaker/breaker.js';
 import { RedisUnavailableError, closeRedisClient, createRedisClient, isTimeout, resetConnection, watchConnection } from '../redis/client.js';
-import { ALL_SCOPE, INVALIDATE_SCRIPT, READ_SCRIPT, WRITE_SCRIPT, keyScope, scopeForPrefix, scopesOf } from './generations.js';
+import { ALL_SCOPE, INVALIDATE_SCRIPT, WRITE_SCRIPT, generationVector, keyScope, scopeForPrefix, scopesOf } from './generations.js';
 import { INVALIDATION_CHANNEL, ackChannel, decode, type Invalidation, type InvalidationMessage } from './invalidation.js';
 
 /**
@@ -39,7 +39,7 @@ type ScriptCall = (...args: Array<string | number>) => Promise<unknown>;
 export class RedisTier {
   private readonly client: Redis;
   private readonly subscriber: Redis;
-  private readonly scripts: { read: ScriptCall; write: ScriptCall; invalidate: ScriptCall };
+  private readonly scripts: { write: ScriptCall; invalidate: ScriptCall };
   private readonly ackOf: string;
   private subscribed = false;
   private closed = false;
@@ -54,7 +54,6 @@ export class RedisTier {
     this.client = createRedisClient({ url, name: 'orchestra:cache', role: 'request', commandTimeoutMs, logger });
     this.subscriber = createRedisClient({ url, name: 'orchestra:cache-sub', role: 'subscriber', commandTimeoutMs, logger });
     this.scripts = {
-      read: this.define('orcCacheRead', READ_SCRIPT),
       write: this.define('orcCacheWrite', WRITE_SCRIPT),
       invalidate: this.define('orcCacheInvalidate', INVALIDATE_SCRIPT),
     };
@@ -88,10 +87,14 @@ export class RedisTier {
 
   async read(key: string): Promise<L2Read> {
     try {
-      const reply = await this.call('read', () => this.scripts.read(...withScopes(key)));
-      if (!Array.isArray(reply) || typeof reply[0] !== 'string') return { kind: 'error' };
-      if (typeof reply[1] === 'string') return { kind: 'hit', payload: reply[1] };
-      return { kind: 'miss', vector: reply[0] };
+      // One MGET (atomic, no script): the generations, then the stored value.
+      const reply = await this.call('read', () => this.client.mget(...scopesOf(key), key));
+      const stored = reply.pop();
+      const vector = generationVector(reply);
+      if (typeof stored === 'string' && stored.length > vector.length && stored.startsWith(vector) && stored[vector.length] === '\n') {
+        return { kind: 'hit', payload: stored.slice(vector.length + 1) };
+      }
+      return { kind: 'miss', vector };
     } catch {
       return { kind: 'error' };
     }

@@ -108,7 +108,7 @@ export class TwoTierCache implements Cache {
       return undefined;
     }
     this.count('hit');
-    this.l1.putIfCurrent(key, parsed.value, epoch, this.l1Ttl());
+    this.l1.putIfCurrent(key, parsed.value, epoch, this.l1Ttl(), read.payload.length);
     return parsed.value as T;
   }
 
@@ -138,7 +138,7 @@ export class TwoTierCache implements Cache {
           const parsed = parse(read.payload);
           if (parsed !== undefined) {
             this.count('hit');
-            this.l1.putIfCurrent(key, parsed.value, epoch, this.l1Ttl(options.ttlSeconds));
+            this.l1.putIfCurrent(key, parsed.value, epoch, this.l1Ttl(options.ttlSeconds), read.payload.length);
             return parsed.value as T;
           }
           this.count('error');
@@ -150,8 +150,10 @@ export class TwoTierCache implements Cache {
         this.count('skip');
       }
       const value = await load();
-      this.l1.putIfCurrent(key, value, epoch, this.l1Ttl(options.ttlSeconds));
-      if (vector !== undefined && this.state === 'up') this.storeShared(key, value, vector, options.ttlSeconds);
+      // Serialized once: it sizes the L1 entry and is what L2 stores.
+      const payload = vector !== undefined && this.state === 'up' ? serialize(value, this.maxValueBytes) : undefined;
+      this.l1.putIfCurrent(key, value, epoch, this.l1Ttl(options.ttlSeconds), payload?.length);
+      if (payload !== undefined && vector !== undefined) this.storeShared(key, payload, vector, options.ttlSeconds);
       return value;
     });
   }
@@ -198,9 +200,7 @@ export class TwoTierCache implements Cache {
     return this.state === 'up' ? ttl : Math.min(ttl, this.degradedTtlSeconds);
   }
 
-  private storeShared(key: string, value: unknown, vector: string, ttlSeconds: number | undefined): void {
-    const payload = serialize(value, this.maxValueBytes);
-    if (payload === undefined) return;
+  private storeShared(key: string, payload: string, vector: string, ttlSeconds: number | undefined): void {
     const ttlMs = (ttlSeconds ?? this.options.ttlSeconds) * 1000;
     const write = this.tier
       .write(key, payload, vector, ttlMs, ttlMs + 60_000)

@@ -34,6 +34,11 @@ export interface TurnOptions {
   transport: Transport;
   /** The direct caller's token sink (the SSE response); room members get tokens via the broadcaster. */
   onToken?: (event: TokenEvent) => void;
+  /**
+   * Runs once the turn is stored and before its first token is handed out, so the caller can
+   * open its stream or join the conversation's room without missing token 0.
+   */
+  onStart?: (ids: { conversationId: string; messageId: string }) => void;
   log: Logger;
 }
 
@@ -151,6 +156,13 @@ export class ChatService {
     });
 
     this.deps.validator?.prepare?.();
+    try {
+      options.onStart?.({ conversationId: conversation.id, messageId: assistant.id });
+    } catch (err) {
+      controller.abort();
+      void stream.return?.(undefined).catch(() => undefined);
+      throw err;
+    }
     const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(assistant) };
     this.active.set(assistant.id, turn);
     turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));

@@ -86,12 +86,12 @@ export function renderSample(url: string, sample: Sample, now: number, color = f
     lines.push(dbLine);
   }
   lines.push('');
-  lines.push(`${pad('BREAKER', 24)} ${pad('STATE', 10)} ${'FAILS'.padStart(6)} ${'IN A ROW'.padStart(8)} ${'TIMEOUTS'.padStart(8)} ${'REJECTS'.padStart(8)}  LAST ERROR`);
+  lines.push(`${pad('BREAKER', 30)} ${pad('STATE', 10)} ${'FAILS'.padStart(6)} ${'IN A ROW'.padStart(8)} ${'TIMEOUTS'.padStart(8)} ${'REJECTS'.padStart(8)}  LAST ERROR`);
   if (breakers.breakers.length === 0) lines.push('(no breakers yet: no remote dependency has been used)');
   for (const b of breakers.breakers) {
     const error = b.lastError === null ? '-' : `${b.lastError} (${ago(b.lastErrorAt, now)})`;
     lines.push(
-      `${pad(b.name, 24)} ${stateLabel(b.state, color)} ${String(b.failures).padStart(6)} ${String(b.consecutiveFailures).padStart(8)} ${String(b.timeouts).padStart(8)} ${String(b.rejects).padStart(8)}  ${error}`,
+      `${pad(b.name, 30)} ${stateLabel(b.state, color)} ${String(b.failures).padStart(6)} ${String(b.consecutiveFailures).padStart(8)} ${String(b.timeouts).padStart(8)} ${String(b.rejects).padStart(8)}  ${error}`,
     );
   }
   return `${lines.join('\n')}\n`;

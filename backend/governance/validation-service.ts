@@ -66,8 +66,11 @@ export class ValidationService {
 
   /** Checks the fenced code blocks of an assistant reply; null when it has none. */
   async validateReply(content: string, messageId: string): Promise<ValidationReport | null> {
-    const governance = await this.load();
     const { validateReply } = await import('./reply.js');
+    const { extractCodeBlocks } = await import('./fences.js');
+    // Most replies carry no code: they must not wait for the engines to load.
+    if (extractCodeBlocks(content).length === 0) return null;
+    const governance = await this.load();
     const report = await validateReply(governance, content);
     if (report) await this.record(report, 'chat', messageId, governance.configHash);
     return report;

@@ -117,9 +117,9 @@ export class Realtime implements Broadcaster {
         const input = parse(sendSchema, payload);
         const turn = await this.deps.chat().start(
           { conversationId: input.conversationId, message: input.message, model: input.model, cache: input.cache },
-          { transport: 'socket', log },
+          // Joined before the first token is emitted, so the sender sees the whole reply.
+          { transport: 'socket', log, onStart: ({ conversationId }) => void socket.join(conversationRoom(conversationId)) },
         );
-        await socket.join(conversationRoom(turn.conversationId));
         const mine = this.turnsBySocket.get(socket.id) ?? new Set();
         const entry = { messageId: turn.messageId, conversationId: turn.conversationId };
         mine.add(entry);

@@ -96,6 +96,7 @@ describe('bad input', () => {
     [{ message: 'hi', conversationId: 'not-an-id' }, 'conversationId'],
     [{ message: 'hi', stream: 'yes' }, 'stream'],
     [{ message: 'hi', extra: 1 }, 'body'],
+    [{ message: 'nul \u0000 inside' }, 'message'],
   ])('400 naming the field for %o', async (body, field) => {
     const res = await t.api('/api/chat', { method: 'POST', json: body });
     expect(res.status).toBe(400);

@@ -8,6 +8,8 @@ import { readSse, waitFor, type TestServer } from '../fixtures/test-server.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 const PULL_INTERVAL_MS = 300;
+/** PostgreSQL mode replicates asynchronously: the longest a change takes to reach the other instance. */
+const REPLICATED_MS = PULL_INTERVAL_MS * 3 + 2000;
 
 let redis: RedisService;
 let pg: PrivatePostgres;
@@ -66,6 +68,8 @@ async function listed(t: TestServer): Promise<Map<string, string>> {
 describe('several instances sharing PostgreSQL and Redis', () => {
   it('a client on B sees the tokens and chat:done of a turn streamed by A', async () => {
     const first = await chat(a, { message: 'open a conversation' });
+    // Joining checks the conversation exists, which B learns once A's write is in PostgreSQL.
+    await waitFor(async () => (await title(b, first.conversationId)) === 'open a conversation', 'B sees the conversation', REPLICATED_MS);
     const watcher = await client(b);
     expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId });
     const tokens: TokenEvent[] = [];
@@ -87,8 +91,6 @@ describe('several instances sharing PostgreSQL and Redis', () => {
   // it, and the other instance invalidates again when its pull sees the change. So "fresh on B"
   // is bounded by push + pull here; test/integration/cache-invalidation.test.ts shows "at once"
   // over a store that is shared synchronously.
-  const REPLICATED_MS = PULL_INTERVAL_MS * 3 + 2000;
-
   it('a write on A reaches B (page and list) within one replication round', async () => {
     const { conversationId: id } = await chat(a, { message: 'to be renamed' });
     await waitFor(async () => (await title(b, id)) === 'to be renamed', 'B sees the new conversation', REPLICATED_MS);
@@ -126,7 +128,9 @@ describe('several instances sharing PostgreSQL and Redis', () => {
 
     const res = await b.api('/api/chat', { method: 'POST', json: { message: 'deterministic please', cache: true, stream: true } });
     const events = await readSse(res);
-    const tokens = events.filter((e) => e.event === 'token').map((e) => (e.data as TokenEvent).delta);
+    const tokenEvents = events.filter((e) => e.event === 'token').map((e) => e.data as TokenEvent);
+    const tokens = tokenEvents.map((t) => t.delta);
+    expect(tokenEvents.map((t) => t.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i));
     const done = events.find((e) => e.event === 'done')?.data as { message: { content: string; status: string } };
     expect(tokens.length).toBe(40);
     expect(tokens.join('')).toBe(first.message.content);
@@ -152,6 +156,8 @@ describe('several instances sharing PostgreSQL and Redis', () => {
   });
 
   it('reports both cache tiers in /api/status and the cache series in /metrics', async () => {
+    await listed(a);
+    await listed(a);
     const s = await cacheStatus(a);
     expect(s.components.cache.l2).toEqual({ backend: 'redis', status: 'up' });
     expect(s.components.cache.l1).toMatchObject({ entries: expect.any(Number), bytes: expect.any(Number), hitRatio: expect.any(Number) });

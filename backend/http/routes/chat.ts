@@ -14,6 +14,8 @@ export const chatBody = z.strictObject({
   message: z
     .string({ error: (i) => (i.input === undefined ? 'message is required' : 'message must be a string') })
     .refine((m) => m.trim().length > 0, 'message must not be empty')
+    // PostgreSQL cannot store NUL in text, and no real message needs it.
+    .refine((m) => !m.includes('\u0000'), 'message must not contain NUL characters')
     .refine((m) => m.length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
   model: z.string().min(1).max(200).optional(),
   stream: z.boolean().optional(),
@@ -42,13 +44,17 @@ export function chatRoutes(chat: ChatService): Router {
     let sse: SseWriter | undefined;
     const started = await chat.start(
       { conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache },
-      { transport: wantsStream ? 'sse' : 'http', log, onToken: wantsStream ? (t) => sse?.send('token', t) : undefined },
+      {
+        transport: wantsStream ? 'sse' : 'http',
+        log,
+        onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
+        onToken: wantsStream ? (t) => sse?.send('token', t) : undefined,
+      },
     );
     // On Node 20 the request's own 'close' fires once the body is read; the response's tells us the client left.
     res.on('close', () => {
       if (!res.writableFinished) chat.cancel(started.messageId, 'client-gone');
     });
-    if (wantsStream) sse = new SseWriter(res);
     const message = await started.done;
     if (sse) {
       if (message.status === 'error') {

@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
-import { api, assertAllInPostgres, chatLoad, FAST, status, statusWatch, tempDir, waitFor, waitRecovered, type ApiClient } from './helpers.js';
+import { api, assertAllInPostgres, chatLoad, FAST, outboxLength, status, statusWatch, tempDir, waitFor, waitRecovered, type ApiClient } from './helpers.js';
 
 // Orchestra itself dies (SIGKILL) with writes waiting for PostgreSQL; the restarted process
 // resumes its outbox. The same child then takes a new DATABASE_URL on SIGHUP.
@@ -74,15 +73,6 @@ async function spawnOrchestra(dataDir: string, configFile: string): Promise<Chil
     30_000,
   );
   return { process: child, server: { url: url as string, token: TOKEN }, stderr: () => stderr, exited };
-}
-
-function outboxLength(dataDir: string): number {
-  const db = new Sqlite(path.join(dataDir, 'replica.db'), { readonly: true });
-  try {
-    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
 }
 
 describe('Orchestra killed with SIGKILL mid-load', () => {

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Sqlite from 'better-sqlite3';
 import pino from 'pino';
 import { BreakerRegistry } from '../../../backend/breaker/breaker.js';
 import { loadConfig } from '../../../backend/config/load.js';
@@ -261,3 +262,13 @@ export async function assertAllInPostgres(pg: PrivatePostgres, database: string,
 
 export type { RunningServer };
 export { startServer };
+
+/** Rows in the outbox of a data directory's local replica, read straight from the file. */
+export function outboxLength(dataDir: string): number {
+  const db = new Sqlite(path.join(dataDir, 'replica.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}

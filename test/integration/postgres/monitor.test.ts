@@ -1,8 +1,10 @@
 import { PassThrough } from 'node:stream';
+import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBreakerCli } from '../../../backend/cli/breaker.js';
 import type { CliIo } from '../../../backend/cli/io.js';
 import type { BreakersBody } from '../../../backend/http/routes/breakers.js';
+import type { StatusChangedEvent } from '../../../backend/realtime/events.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
@@ -72,7 +74,14 @@ describe('RunningServer.reconfigure', () => {
 });
 
 describe('orchestra breaker', () => {
-  it('follows the server live and exits 0 on Ctrl-C', async () => {
+  it('follows the server live and exits 0 on Ctrl-C; every transition is pushed once on Socket.IO', async () => {
+    const socket = connect(server.wsUrl, { path: '/ws', transports: ['websocket'], auth: { token: server.token }, reconnection: false });
+    const pushed: StatusChangedEvent[] = [];
+    socket.on('status:changed', (e: StatusChangedEvent) => pushed.push(e));
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', reject);
+    });
     const t = testIo({ API_TOKEN: server.token });
     const exit = runBreakerCli(['--url', server.url, '--interval', '100'], t.io);
     await waitFor('first screen', () => t.out().includes('postgres') && t.out().includes('closed'), 10_000);
@@ -90,6 +99,13 @@ describe('orchestra breaker', () => {
     t.signal('SIGINT');
     expect(await exit).toBe(0);
     expect(t.err()).toBe('');
+    await waitFor('the close pushed', () => pushed.some((e) => e.component === 'postgres' && e.detail === 'breaker closed'), 5000);
+    socket.disconnect();
+    const postgres = pushed.filter((e) => e.component === 'postgres').map((e) => `${e.detail}:${e.status}`);
+    // open → (halfOpen → open)* → halfOpen → closed, one event per transition.
+    expect(postgres[0]).toBe('breaker open:degraded');
+    expect(postgres[postgres.length - 1]).toBe('breaker closed:ok');
+    for (let i = 1; i < postgres.length; i++) expect(postgres[i]).not.toBe(postgres[i - 1]);
   });
 
   it('--once prints one snapshot; a wrong token is refused with exit 2', async () => {

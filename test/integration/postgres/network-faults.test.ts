@@ -23,7 +23,7 @@ describe('PostgreSQL network faults under chat load', () => {
       heal: ({ proxy }) => proxy.setMode('pass'),
     });
     expect(report.duringFault).toBeGreaterThan(0);
-    console.info('blackhole', report);
+    if (process.env.SCENARIO_DEBUG) console.info('blackhole', report);
   }, 90_000);
 
   it('connections refused', async () => {
@@ -32,7 +32,7 @@ describe('PostgreSQL network faults under chat load', () => {
       heal: ({ proxy }) => proxy.setMode('pass'),
     });
     expect(report.duringFault).toBeGreaterThan(0);
-    console.info('refuse', report);
+    if (process.env.SCENARIO_DEBUG) console.info('refuse', report);
   }, 90_000);
 
   it('connections reset', async () => {
@@ -41,6 +41,6 @@ describe('PostgreSQL network faults under chat load', () => {
       heal: ({ proxy }) => proxy.setMode('pass'),
     });
     expect(report.duringFault).toBeGreaterThan(0);
-    console.info('reset', report);
+    if (process.env.SCENARIO_DEBUG) console.info('reset', report);
   }, 90_000);
 });

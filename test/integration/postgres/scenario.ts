@@ -6,6 +6,7 @@ import {
   api,
   assertAllInPostgres,
   chatLoad,
+  outboxLength,
   sleep,
   startServer,
   statusWatch,
@@ -90,6 +91,7 @@ export async function runScenario(pg: PrivatePostgres, provider: FakeProvider, n
     await watch.stop();
     await waitRecovered(server);
 
+    expect(outboxLength(data.dir)).toBe(0);
     expect(load.failures).toEqual([]);
     expect(load.results.every((r) => r.status === 'complete')).toBe(true);
     expect(watch.seen.has('degraded')).toBe(true);

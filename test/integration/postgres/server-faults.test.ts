@@ -23,7 +23,7 @@ describe('PostgreSQL server faults under chat load', () => {
       heal: () => pg.restart(),
     });
     expect(report.duringFault).toBeGreaterThan(0);
-    console.info('kill9', report);
+    if (process.env.SCENARIO_DEBUG) console.info('kill9', report);
   }, 90_000);
 
   it('wrong password (credentials rotated), healed by a live DATABASE_URL change', async () => {
@@ -36,6 +36,6 @@ describe('PostgreSQL server faults under chat load', () => {
       },
     });
     expect(report.duringFault).toBeGreaterThan(0);
-    console.info('wrong password', report);
+    if (process.env.SCENARIO_DEBUG) console.info('wrong password', report);
   }, 90_000);
 });

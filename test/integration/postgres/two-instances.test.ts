@@ -8,6 +8,7 @@ import {
   api,
   assertAllInPostgres,
   chatLoad,
+  outboxLength,
   sleep,
   startServer,
   status,
@@ -44,6 +45,15 @@ function localHistory(dataDir: string): History {
   }
 }
 
+function hasMessage(dataDir: string, id: string, status: string): boolean {
+  const db = new Sqlite(path.join(dataDir, 'replica.db'), { readonly: true });
+  try {
+    return db.prepare('SELECT 1 FROM messages WHERE id = ? AND status = ?').get(id, status) !== undefined;
+  } finally {
+    db.close();
+  }
+}
+
 async function remoteHistory(database: string): Promise<History> {
   const conversations = await pg.query(database, 'SELECT id, title FROM conversations ORDER BY id');
   const messages = await pg.query(database, 'SELECT id, conversation_id, role, content, status FROM messages ORDER BY id');
@@ -65,20 +75,18 @@ describe('two instances on one PostgreSQL', () => {
       const loadB = chatLoad(b, { clients: 2, tag: 'on-b' });
       await Promise.all([loadA.progress(10), loadB.progress(10)]);
 
+      // B has pulled A's first finished turn (pulls run every 300 ms).
+      const early = loadA.results[0];
+      expect(early).toBeDefined();
+      await waitFor('b pulled a', () => hasMessage(dirB.dir, early!.assistantId, 'complete'), 15_000, 100);
+
       // B is partitioned from PostgreSQL; both keep serving their users.
       await proxyB.setMode('blackhole');
       await waitFor('b degraded', async () => (await status(b)).status === 'degraded', 15_000);
       await sleep(2000);
       await Promise.all([loadA.progress(10), loadB.progress(10)]);
       // While cut off, B still serves A's earlier conversations from its replica.
-      const early = loadA.results[0];
-      expect(early).toBeDefined();
       const seenOnB = await api<{ messages: Array<{ id: string }> }>(b, 'GET', `/api/conversations/${early!.conversationId}`);
-      if (seenOnB.status !== 200) {
-        console.info('early', early, 'B sync', JSON.stringify((await api(b, 'GET', '/api/breakers')).body));
-        console.info('B local has it?', localHistory(dirB.dir).includes(early!.conversationId));
-        console.info('PG', JSON.stringify(await pg.query(database, 'SELECT id, sync_seq FROM conversations WHERE id = $1', [early!.conversationId])));
-      }
       expect(seenOnB.status).toBe(200);
       expect(seenOnB.body.messages.map((m) => m.id)).toContain(early!.assistantId);
 
@@ -87,6 +95,7 @@ describe('two instances on one PostgreSQL', () => {
       await Promise.all([loadA.stop(), loadB.stop()]);
       await Promise.all([waitRecovered(a), waitRecovered(b)]);
 
+      expect([outboxLength(dirA.dir), outboxLength(dirB.dir)]).toEqual([0, 0]);
       expect(loadA.failures).toEqual([]);
       expect(loadB.failures).toEqual([]);
       await assertAllInPostgres(pg, database, [...loadA.results, ...loadB.results]);
