@@ -99,7 +99,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let store: Store | undefined;
   let cache: Cache | undefined;
   let providers: ProviderRegistry | undefined;
-  let onPulled = (_conversationIds: string[]): void => {};
+  let onReplicated = (_conversationIds: string[]): void => {};
 
   try {
     store = await openStore(config, {
@@ -109,7 +109,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       // PostgreSQL mode (issue 3): outbox/lag/active-backend gauges, and cache invalidation for
       // conversations a pull changed.
       gauges: metrics,
-      onPulled: (ids) => onPulled(ids),
+      onReplicated: (ids) => onReplicated(ids),
     });
     const liveStore = store;
     metrics.dbActiveBackend.set({ backend: store.backend }, 1);
@@ -135,7 +135,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const broadcaster = new DeferredBroadcaster();
     let websocketClients = (): number => 0;
     const conversations = new ConversationService(liveStore, liveCache, broadcaster);
-    onPulled = (ids) => {
+    onReplicated = (ids) => {
       for (const id of ids) void conversations.invalidate(id).catch(() => {});
     };
     const status = new StatusService({

@@ -182,10 +182,23 @@ export class Realtime implements Broadcaster {
       this.turnsBySocket.delete(socket.id);
       for (const turn of mine ?? []) {
         // Keep streaming while someone else watches the conversation; otherwise stop paying for it.
-        const watchers = this.io.sockets.adapter.rooms.get(conversationRoom(turn.conversationId))?.size ?? 0;
-        if (watchers === 0) this.deps.chat().cancel(turn.messageId, 'client-gone');
+        void this.watchers(conversationRoom(turn.conversationId)).then((count) => {
+          if (count === 0) this.deps.chat().cancel(turn.messageId, 'client-gone');
+        });
       }
     });
+  }
+
+  /** Members of a room on this instance, or on any instance when events fan out through Redis. */
+  private async watchers(room: string): Promise<number> {
+    const local = this.io.sockets.adapter.rooms.get(room)?.size ?? 0;
+    if (local > 0 || !this.clustered) return local;
+    try {
+      return (await this.io.in(room).fetchSockets()).length;
+    } catch {
+      // Other instances did not answer in time: nobody there is known to be watching.
+      return 0;
+    }
   }
 
   private async tick(): Promise<void> {
@@ -236,7 +249,8 @@ export class Realtime implements Broadcaster {
   };
 
   statusChanged: Broadcaster['statusChanged'] = (event) => {
-    this.io.emit('status:changed', event);
+    // A breaker belongs to this instance; clients of other instances are told by their own.
+    this.io.local.emit('status:changed', event);
     this.count('status:changed', 'out');
   };
 

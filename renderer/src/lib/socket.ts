@@ -8,7 +8,9 @@ export type OrchestraSocket = Socket<ServerToClientEvents, ClientToServerEvents>
  * cookie (same origin, `withCredentials`), so the token never passes through JavaScript.
  */
 export function createSocket(): OrchestraSocket {
-  return io({ path: '/ws', withCredentials: true, autoConnect: false, reconnectionDelayMax: 5_000 });
+  // WebSocket first: behind a load balancer it needs no sticky sessions; long-polling stays as a
+  // fallback for networks that block WebSocket upgrades.
+  return io({ path: '/ws', withCredentials: true, autoConnect: false, reconnectionDelayMax: 5_000, transports: ['websocket', 'polling'] });
 }
 
 export const ACK_TIMEOUT_MS = 15_000;
