@@ -1,6 +1,9 @@
+import { cacheBench } from './cache.js';
 import { chatStreaming } from './chat-stream.js';
 import { footprint } from './footprint.js';
+import { governanceBench } from './governance.js';
 import { httpThroughput } from './http-throughput.js';
+import { postgresBench } from './postgres.js';
 
 /**
  * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
@@ -11,6 +14,9 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['http', () => httpThroughput()],
   ['chat', () => chatStreaming()],
   ['footprint', () => footprint()],
+  ['governance', () => governanceBench()],
+  ['postgres', () => postgresBench()],
+  ['cache', () => cacheBench()],
 ];
 
 for (const [name, run] of suites) {

@@ -1,4 +1,5 @@
-import { Pool, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Dispatcher, Pool } from 'undici';
 import { z } from 'zod';
 import type { Breaker } from '../breaker/breaker.js';
 import { isProviderFailure, ProviderError, toProviderError, type ProviderPhase } from './errors.js';
@@ -37,6 +38,10 @@ const JSON_REPLY_LIMIT = 16 * 1024 * 1024;
 const TAIL_LIMIT = 64 * 1024;
 const TAIL_TIMEOUT_MS = 2_000;
 
+// undici is a large module graph; it is loaded when the first request is made, not at start-up.
+const requireModule = createRequire(import.meta.url);
+const undici = (): typeof import('undici') => requireModule('undici') as typeof import('undici');
+
 const modelList = z.object({ data: z.array(z.object({ id: z.string() })) });
 
 export class OpenAICompatibleProvider implements ModelProvider {
@@ -44,7 +49,8 @@ export class OpenAICompatibleProvider implements ModelProvider {
   readonly baseUrl: string;
   readonly defaultModel: string | undefined;
   private readonly breaker: Breaker;
-  private readonly pool: Pool;
+  private poolInstance: Pool | undefined;
+  private readonly poolOptions: { origin: string; options: Pool.Options };
   private readonly chatPath: string;
   private readonly modelsPath: string;
   private readonly streamHeaders: Record<string, string>;
@@ -63,11 +69,10 @@ export class OpenAICompatibleProvider implements ModelProvider {
     this.chatPath = `${url.basePath}/chat/completions`;
     this.modelsPath = `${url.basePath}/models`;
     const idle = options.idleTimeoutMs ?? 30_000;
-    this.pool = new Pool(url.origin, {
-      connect: { timeout: options.connectTimeoutMs ?? 5_000 },
-      headersTimeout: options.headersTimeoutMs ?? 120_000,
-      bodyTimeout: idle,
-    });
+    this.poolOptions = {
+      origin: url.origin,
+      options: { connect: { timeout: options.connectTimeoutMs ?? 5_000 }, headersTimeout: options.headersTimeoutMs ?? 120_000, bodyTimeout: idle },
+    };
     const auth: Record<string, string> =
       options.apiKey !== undefined && options.apiKey !== '' ? { authorization: `Bearer ${options.apiKey}` } : {};
     this.plainHeaders = { accept: 'application/json', ...auth };
@@ -110,10 +115,15 @@ export class OpenAICompatibleProvider implements ModelProvider {
     return this.streamCompletion(req);
   }
 
+  private get pool(): Pool {
+    this.poolInstance ??= new (undici().Pool)(this.poolOptions.origin, this.poolOptions.options);
+    return this.poolInstance;
+  }
+
   /** Cuts everything in flight and releases the pool. Idempotent. */
   close(): Promise<void> {
     this.closed = true;
-    this.destroying ??= this.pool.destroy().catch(() => undefined);
+    this.destroying ??= this.poolInstance ? this.poolInstance.destroy().catch(() => undefined) : Promise.resolve();
     return this.destroying;
   }
 
@@ -121,7 +131,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
   closeWhenIdle(): Promise<void> {
     this.closed = true;
     if (this.destroying !== undefined) return this.destroying;
-    this.draining ??= this.pool.close().catch(() => undefined);
+    this.draining ??= this.poolInstance ? this.poolInstance.close().catch(() => undefined) : Promise.resolve();
     return this.draining;
   }
 

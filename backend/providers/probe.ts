@@ -1,4 +1,4 @@
-import { Client } from 'undici';
+import { createRequire } from 'node:module';
 import { parseProviderUrl } from './provider-url.js';
 
 /**
@@ -6,8 +6,12 @@ import { parseProviderUrl } from './provider-url.js';
  * failure, a slow answer or an answer that is not a model list means "nobody home". Each probe
  * uses its own short-lived connection so a probe of a dead port leaves nothing behind.
  */
+const requireModule = createRequire(import.meta.url);
+
 export async function probeOpenAICompatible(baseUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<string[] | undefined> {
   const url = parseProviderUrl(baseUrl);
+  // Loaded on first use: most starts never probe (a provider is configured).
+  const { Client } = requireModule('undici') as typeof import('undici');
   const client = new Client(url.origin, {
     connect: { timeout: timeoutMs },
     headersTimeout: timeoutMs,

@@ -1,4 +1,4 @@
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { closeRedisClient, createRedisClient, isTimeout, resetConnection, watchConnection } from '../redis/client.js';
@@ -106,6 +106,8 @@ export function attachRedisAdapter(io: OrchestraServer, options: RedisAdapterOpt
   };
   const heartbeatMs = options.heartbeatMs ?? 1000;
   const unwatch = [watchConnection(pub, heartbeatMs), watchConnection(sub, heartbeatMs)];
+  // Loaded only when Redis is configured.
+  const { createAdapter } = createRequire(import.meta.url)('@socket.io/redis-adapter') as typeof import('@socket.io/redis-adapter');
   io.adapter(createAdapter(guarded(pub, onFailure), guarded(sub, onFailure, subscriptions), { requestsTimeout: Math.max(1000, commandTimeoutMs * 4) }));
   resubscribeOnReconnect(sub, subscriptions, log);
 

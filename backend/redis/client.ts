@@ -1,4 +1,8 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
+
+// ioredis is loaded when the first connection is made: a server without Redis never pays for it.
+const requireModule = createRequire(import.meta.url);
 import type { Logger } from 'pino';
 
 /**
@@ -87,7 +91,8 @@ export function createRedisClient(options: RedisClientOptions): Redis {
     noDelay: true,
     lazyConnect: false,
   };
-  const client = new Redis(options.url, redisOptions);
+  const { Redis: RedisClient } = requireModule('ioredis') as typeof import('ioredis');
+  const client = new RedisClient(options.url, redisOptions);
   const log = options.logger.child({ redis: options.name });
   // One warning per outage, not one per reconnect attempt.
   let quiet = false;

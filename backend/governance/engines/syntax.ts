@@ -49,7 +49,9 @@ export class SyntaxEngine implements Engine {
     const eslint = await this.eslint.outcome(file);
     if (eslint) {
       if (!eslint.fatal) return;
-      const { line, column } = eslint.fatal;
+      const { line } = eslint.fatal;
+      // Parsers report a parse error at the end of the input with column 0; findings are 1-based.
+      const column = Math.max(1, eslint.fatal.column);
       const text = eslint.fatal.message.replace(/^Parsing error:\s*/, '');
       report('syntax-error', { line, column, endLine: line, endColumn: column + 1 }, { detail: `Syntax error: ${text}` });
       return;

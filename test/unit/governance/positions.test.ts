@@ -138,3 +138,18 @@ describe('code fences in a chat reply', () => {
     expect(blocks[0]?.content).toBe('```js\ninner\n```');
   });
 });
+
+describe('parse errors at the end of the input', () => {
+  it('are reported with a 1-based column', async () => {
+    const { createGovernance } = await import('../../../backend/governance/service.js');
+    const gov = await createGovernance({ cwd: process.cwd() });
+    try {
+      const report = await gov.validate([{ path: 'cut.ts', content: 'export function f(): number {\n  return 1;\n' }]);
+      const finding = report.findings.find((f) => f.ruleId === 'syntax-error');
+      expect(finding?.line).toBe(3);
+      expect(finding?.column).toBeGreaterThanOrEqual(1);
+    } finally {
+      await gov.close();
+    }
+  });
+});
