@@ -1,0 +1,223 @@
+import type { Kysely, Transaction } from 'kysely';
+import { AppError } from '../http/errors.js';
+import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
+import type {
+  Conversation,
+  ConversationWithMessages,
+  ListOptions,
+  Message,
+  Mutation,
+  Page,
+  Store,
+  StoreHealth,
+  ValidationRecord,
+} from './store.js';
+
+/** Called with the duration of every query, for the database histogram. */
+export type QueryObserver = (operation: string, seconds: number) => void;
+
+export const toConversation = (r: ConversationsTable): Conversation => ({
+  id: r.id,
+  title: r.title,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const parseJson = (text: string | null): unknown => (text === null ? null : (JSON.parse(text) as unknown));
+
+export const toMessage = (r: MessagesTable): Message => ({
+  id: r.id,
+  conversationId: r.conversation_id,
+  role: r.role,
+  content: r.content,
+  status: r.status,
+  model: r.model,
+  promptTokens: r.prompt_tokens === null ? null : Number(r.prompt_tokens),
+  completionTokens: r.completion_tokens === null ? null : Number(r.completion_tokens),
+  ttftMs: r.ttft_ms === null ? null : Number(r.ttft_ms),
+  durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+  validation: parseJson(r.validation),
+  error: parseJson(r.error) as Message['error'],
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+export const conversationRow = (c: Conversation): ConversationsTable => ({
+  id: c.id,
+  title: c.title,
+  created_at: c.createdAt,
+  updated_at: c.updatedAt,
+});
+
+export const messageRow = (m: Message): MessagesTable => ({
+  id: m.id,
+  conversation_id: m.conversationId,
+  role: m.role,
+  content: m.content,
+  status: m.status,
+  model: m.model,
+  prompt_tokens: m.promptTokens,
+  completion_tokens: m.completionTokens,
+  ttft_ms: m.ttftMs,
+  duration_ms: m.durationMs,
+  validation: m.validation === null || m.validation === undefined ? null : JSON.stringify(m.validation),
+  error: m.error === null ? null : JSON.stringify(m.error),
+  created_at: m.createdAt,
+  updated_at: m.updatedAt,
+});
+
+export const validationRow = (v: ValidationRecord): ValidationsTable => ({
+  id: v.id,
+  message_id: v.messageId,
+  source: v.source,
+  verdict: v.verdict,
+  errors: v.errors,
+  warnings: v.warnings,
+  notes: v.notes,
+  config_hash: v.configHash,
+  duration_ms: v.durationMs,
+  findings: JSON.stringify(v.findings),
+  created_at: v.createdAt,
+});
+
+export function encodeCursor(c: Conversation): string {
+  return Buffer.from(`${c.updatedAt}|${c.id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { updatedAt: string; id: string } {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const at = text.lastIndexOf('|');
+  if (at <= 0) throw new AppError(400, 'invalid-request', 'cursor is not valid; pass the nextCursor of a previous page', { field: 'cursor' });
+  return { updatedAt: text.slice(0, at), id: text.slice(at + 1) };
+}
+
+/** Applies one mutation inside a transaction; shared by the local store and the replicator. */
+export async function applyMutation(trx: Transaction<Database> | Kysely<Database>, m: Mutation): Promise<void> {
+  switch (m.kind) {
+    case 'conversation.upsert': {
+      const row = conversationRow(m.row);
+      await trx
+        .insertInto('conversations')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doUpdateSet({ title: row.title, updated_at: row.updated_at }))
+        .execute();
+      return;
+    }
+    case 'conversation.delete':
+      // Explicit child delete: PostgreSQL cascades too, but this keeps both dialects identical.
+      await trx.deleteFrom('messages').where('conversation_id', '=', m.id).execute();
+      await trx.deleteFrom('conversations').where('id', '=', m.id).execute();
+      return;
+    case 'message.upsert': {
+      const row = messageRow(m.row);
+      const { id: _id, conversation_id: _c, created_at: _created, ...changes } = row;
+      await trx.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).execute();
+      return;
+    }
+    case 'validation.insert':
+      await trx
+        .insertInto('validations')
+        .values(validationRow(m.row))
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      return;
+  }
+}
+
+/** The dialect-neutral store over a Kysely instance; SQLite and PostgreSQL share it. */
+export class KyselyStore implements Store {
+  constructor(
+    readonly db: Kysely<Database>,
+    readonly backend: 'sqlite' | 'postgres',
+    private readonly observe: QueryObserver = () => {},
+  ) {}
+
+  protected async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await fn();
+    } finally {
+      this.observe(operation, (performance.now() - start) / 1000);
+    }
+  }
+
+  apply(mutations: Mutation[]): Promise<void> {
+    return this.timed('apply', () =>
+      this.db.transaction().execute(async (trx) => {
+        for (const m of mutations) await applyMutation(trx, m);
+      }),
+    );
+  }
+
+  getConversation(id: string): Promise<Conversation | undefined> {
+    return this.timed('getConversation', async () => {
+      const row = await this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toConversation(row) : undefined;
+    });
+  }
+
+  getConversationWithMessages(id: string): Promise<ConversationWithMessages | undefined> {
+    return this.timed('getConversationWithMessages', async () => {
+      const row = await this.db.selectFrom('conversations').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!row) return undefined;
+      const messages = await this.db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', id)
+        .orderBy('id')
+        .execute();
+      return { ...toConversation(row), messages: messages.map(toMessage) };
+    });
+  }
+
+  listConversations({ limit, cursor }: ListOptions): Promise<Page<Conversation>> {
+    return this.timed('listConversations', async () => {
+      let q = this.db.selectFrom('conversations').selectAll();
+      if (cursor !== undefined) {
+        const c = decodeCursor(cursor);
+        q = q.where((eb) =>
+          eb.or([eb('updated_at', '<', c.updatedAt), eb.and([eb('updated_at', '=', c.updatedAt), eb('id', '<', c.id)])]),
+        );
+      }
+      const rows = await q.orderBy('updated_at', 'desc').orderBy('id', 'desc').limit(limit + 1).execute();
+      const items = rows.slice(0, limit).map(toConversation);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+    });
+  }
+
+  listMessages(conversationId: string): Promise<Message[]> {
+    return this.timed('listMessages', async () => {
+      const rows = await this.db
+        .selectFrom('messages')
+        .selectAll()
+        .where('conversation_id', '=', conversationId)
+        .orderBy('id')
+        .execute();
+      return rows.map(toMessage);
+    });
+  }
+
+  markInterrupted(): Promise<number> {
+    return this.timed('markInterrupted', async () => {
+      const result = await this.db
+        .updateTable('messages')
+        .set({ status: 'interrupted', updated_at: new Date().toISOString() })
+        .where('status', '=', 'streaming')
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows);
+    });
+  }
+
+  health(): StoreHealth {
+    return { backend: this.backend, mode: 'primary', breaker: null, pendingSync: 0 };
+  }
+
+  async ping(): Promise<void> {
+    await this.db.selectFrom('schema_migrations').select('version').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

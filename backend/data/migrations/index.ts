@@ -1,0 +1,89 @@
+/**
+ * The one migration set, run on SQLite and PostgreSQL alike. Statements use only types and syntax
+ * both accept. An applied migration is identified by version and checksum: editing one after it
+ * has run is refused at start-up, so add a new migration instead.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  statements: string[];
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'conversations-and-messages',
+    statements: [
+      `CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX conversations_updated ON conversations (updated_at, id)`,
+      `CREATE TABLE messages (
+        id TEXT PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+        content TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('complete', 'streaming', 'cancelled', 'error', 'interrupted')),
+        model TEXT,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        ttft_ms DOUBLE PRECISION,
+        duration_ms DOUBLE PRECISION,
+        validation TEXT,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX messages_conversation ON messages (conversation_id, id)`,
+      `CREATE INDEX messages_status ON messages (status)`,
+      `CREATE TABLE validations (
+        id TEXT PRIMARY KEY,
+        message_id TEXT,
+        source TEXT NOT NULL,
+        verdict TEXT NOT NULL,
+        errors INTEGER NOT NULL,
+        warnings INTEGER NOT NULL,
+        notes INTEGER NOT NULL,
+        config_hash TEXT NOT NULL,
+        duration_ms DOUBLE PRECISION NOT NULL,
+        findings TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      )`,
+      `CREATE INDEX validations_message ON validations (message_id)`,
+    ],
+  },
+  {
+    // PostgreSQL mode: the replicator stamps every row it writes with a sync_seq taken from the
+    // one-row sync_clock (whose row lock also serializes replicators, so seqs become visible in
+    // order) and records deletes as tombstones; instances pull everything above their cursor. The
+    // columns and tables exist in SQLite too so that one migration set runs on both; SQLite
+    // leaves them empty.
+    version: 2,
+    name: 'sync-metadata',
+    statements: [
+      `ALTER TABLE conversations ADD COLUMN sync_seq BIGINT`,
+      `ALTER TABLE messages ADD COLUMN sync_seq BIGINT`,
+      `ALTER TABLE validations ADD COLUMN sync_seq BIGINT`,
+      `CREATE INDEX conversations_sync ON conversations (sync_seq)`,
+      `CREATE INDEX messages_sync ON messages (sync_seq)`,
+      `CREATE INDEX validations_sync ON validations (sync_seq)`,
+      `CREATE TABLE sync_tombstones (
+        entity TEXT NOT NULL,
+        id TEXT NOT NULL,
+        sync_seq BIGINT NOT NULL,
+        deleted_at TEXT NOT NULL,
+        PRIMARY KEY (entity, id)
+      )`,
+      `CREATE INDEX sync_tombstones_seq ON sync_tombstones (sync_seq)`,
+      `CREATE TABLE sync_clock (
+        id INTEGER PRIMARY KEY,
+        seq BIGINT NOT NULL,
+        database_id TEXT
+      )`,
+      `INSERT INTO sync_clock (id, seq) VALUES (1, 0)`,
+    ],
+  },
+];

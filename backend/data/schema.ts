@@ -1,0 +1,58 @@
+/** Table shapes shared by SQLite and PostgreSQL. Timestamps are ISO-8601 UTC strings. */
+export type MessageRole = 'system' | 'user' | 'assistant';
+export type MessageStatus = 'complete' | 'streaming' | 'cancelled' | 'error' | 'interrupted';
+
+export interface ConversationsTable {
+  id: string;
+  title: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface MessagesTable {
+  id: string;
+  conversation_id: string;
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  prompt_tokens: number | null;
+  completion_tokens: number | null;
+  ttft_ms: number | null;
+  duration_ms: number | null;
+  /** JSON: the governance verdict for code in the reply. */
+  validation: string | null;
+  /** JSON: {code, message} when status is error. */
+  error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ValidationsTable {
+  id: string;
+  message_id: string | null;
+  source: string;
+  verdict: string;
+  errors: number;
+  warnings: number;
+  notes: number;
+  config_hash: string;
+  duration_ms: number;
+  /** JSON array of findings. */
+  findings: string;
+  created_at: string;
+}
+
+export interface SchemaMigrationsTable {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: string;
+}
+
+export interface Database {
+  conversations: ConversationsTable;
+  messages: MessagesTable;
+  validations: ValidationsTable;
+  schema_migrations: SchemaMigrationsTable;
+}

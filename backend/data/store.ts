@@ -1,0 +1,123 @@
+import type { MessageRole, MessageStatus } from './schema.js';
+
+/**
+ * The store interface every service talks to. Nothing above it knows which database is behind it.
+ * Writes are whole-row upserts keyed by app-generated ids, so any write can be replayed (to a
+ * replica, after a crash) without creating a duplicate.
+ */
+export interface Conversation {
+  id: string;
+  title: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface MessageError {
+  code: string;
+  message: string;
+}
+
+export interface Message {
+  id: string;
+  conversationId: string;
+  role: MessageRole;
+  content: string;
+  status: MessageStatus;
+  model: string | null;
+  promptTokens: number | null;
+  completionTokens: number | null;
+  ttftMs: number | null;
+  durationMs: number | null;
+  validation: unknown;
+  error: MessageError | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ValidationRecord {
+  id: string;
+  messageId: string | null;
+  source: 'api' | 'chat' | 'cli';
+  verdict: 'pass' | 'fail';
+  errors: number;
+  warnings: number;
+  notes: number;
+  configHash: string;
+  durationMs: number;
+  findings: unknown[];
+  createdAt: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface ListOptions {
+  limit: number;
+  cursor?: string | undefined;
+}
+
+export interface ConversationWithMessages extends Conversation {
+  messages: Message[];
+}
+
+/** One atomic unit of change: everything in it commits together or not at all. */
+export type Mutation =
+  | { kind: 'conversation.upsert'; row: Conversation }
+  | { kind: 'conversation.delete'; id: string }
+  | { kind: 'message.upsert'; row: Message }
+  | { kind: 'validation.insert'; row: ValidationRecord };
+
+export interface StoreHealth {
+  backend: 'sqlite' | 'postgres';
+  mode: 'primary' | 'fallback';
+  breaker: 'closed' | 'open' | 'halfOpen' | null;
+  pendingSync: number;
+}
+
+/** Replication state of PostgreSQL mode, for the breakers endpoint and the monitor. */
+export interface SyncStatus {
+  /** The PostgreSQL URL, password masked. */
+  target: string;
+  /** Migrated and identified; reads may go to PostgreSQL. */
+  ready: boolean;
+  pendingSync: number;
+  /** Age of the oldest write waiting in the outbox. */
+  oldestPendingSeconds: number | null;
+  /** Writes PostgreSQL refused for their data, kept in the local outbox_dead table. */
+  deadLetters: number;
+  pushedRows: number;
+  pulledRows: number;
+  /** Writes PostgreSQL dropped because their conversation was deleted elsewhere. */
+  droppedRows: number;
+  /** Reads served from SQLite because PostgreSQL failed or was too slow. */
+  readFallbacks: number;
+  lastPushAt: string | null;
+  lastPullAt: string | null;
+  lastError: string | null;
+}
+
+export interface Store {
+  readonly backend: 'sqlite' | 'postgres';
+  /** Applies the mutations in one transaction. */
+  apply(mutations: Mutation[]): Promise<void>;
+  getConversation(id: string): Promise<Conversation | undefined>;
+  getConversationWithMessages(id: string): Promise<ConversationWithMessages | undefined>;
+  listConversations(options: ListOptions): Promise<Page<Conversation>>;
+  /** Messages of a conversation in creation order; the chat service builds the prompt from it. */
+  listMessages(conversationId: string): Promise<Message[]>;
+  /** Marks messages left `streaming` by a crash as `interrupted`; returns how many. */
+  markInterrupted(): Promise<number>;
+  health(): StoreHealth;
+  /** Throws when the store cannot serve requests (readiness). */
+  ping(): Promise<void>;
+  /** PostgreSQL mode only: replication state. */
+  sync?(): SyncStatus;
+  /**
+   * PostgreSQL mode only: switches to another PostgreSQL URL without losing the outbox. Throws a
+   * ConfigError when the new URL needs a restart (another backend).
+   */
+  reconfigure?(databaseUrl: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,167 @@
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { newId } from '../../../backend/data/ids.js';
+import { KyselyStore } from '../../../backend/data/kysely-store.js';
+import { MigrationError, migrate } from '../../../backend/data/migrate.js';
+import { migrations } from '../../../backend/data/migrations/index.js';
+import { openSqlite, sqlitePath } from '../../../backend/data/sqlite.js';
+import type { Conversation, Message } from '../../../backend/data/store.js';
+import { tempDir } from '../../fixtures/test-server.js';
+
+const open: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+});
+
+async function freshStore(file = path.join(tempDir(), 'app.db')) {
+  const { db, raw } = openSqlite(file);
+  await migrate(db);
+  const store = new KyselyStore(db, 'sqlite');
+  open.push(store);
+  return { store, db, raw, file };
+}
+
+const conversation = (at: string, title = 'c'): Conversation => ({ id: newId(), title, createdAt: at, updatedAt: at });
+const message = (conversationId: string, patch: Partial<Message> = {}): Message => ({
+  id: newId(),
+  conversationId,
+  role: 'user',
+  content: 'hi',
+  status: 'complete',
+  model: null,
+  promptTokens: null,
+  completionTokens: null,
+  ttftMs: null,
+  durationMs: null,
+  validation: null,
+  error: null,
+  createdAt: new Date().toISOString(),
+  updatedAt: new Date().toISOString(),
+  ...patch,
+});
+
+describe('SQLite store', () => {
+  it('opens with WAL, a busy timeout and foreign keys on', async () => {
+    const { raw } = await freshStore();
+    expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(raw.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(raw.pragma('busy_timeout', { simple: true })).toBe(5000);
+  });
+
+  it('parses sqlite URLs', () => {
+    expect(sqlitePath('sqlite:///tmp/x/app.db')).toBe('/tmp/x/app.db');
+    expect(sqlitePath('sqlite://rel.db', '/base')).toBe('/base/rel.db');
+    expect(sqlitePath('sqlite::memory:')).toBe(':memory:');
+  });
+
+  it('applies migrations once and refuses an edited one', async () => {
+    const { db } = await freshStore();
+    expect(await migrate(db)).toEqual([]);
+    const edited = migrations.map((m) => ({ ...m, statements: [...m.statements, 'SELECT 1'] }));
+    await expect(migrate(db, { migrations: edited })).rejects.toThrow(MigrationError);
+    await expect(migrate(db, { migrations: edited })).rejects.toThrow(/was changed after it was applied/);
+  });
+
+  it('refuses a database written by a newer version', async () => {
+    const { db } = await freshStore();
+    await sql`INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 'now')`.execute(db);
+    await expect(migrate(db)).rejects.toThrow(/newer Orchestra/);
+  });
+
+  it('upserts idempotently: replaying a write creates no duplicate', async () => {
+    const { store } = await freshStore();
+    const c = conversation(new Date().toISOString());
+    const m = message(c.id);
+    const batch = [
+      { kind: 'conversation.upsert' as const, row: c },
+      { kind: 'message.upsert' as const, row: m },
+    ];
+    await store.apply(batch);
+    await store.apply(batch);
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'edited' } }]);
+    const full = await store.getConversationWithMessages(c.id);
+    expect(full?.messages).toHaveLength(1);
+    expect(full?.messages[0]?.content).toBe('edited');
+  });
+
+  it('rolls a failed batch back whole', async () => {
+    const { store } = await freshStore();
+    const c = conversation(new Date().toISOString());
+    await expect(
+      store.apply([
+        { kind: 'conversation.upsert', row: c },
+        // a message pointing at a conversation that does not exist violates the foreign key
+        { kind: 'message.upsert', row: message(newId()) },
+      ]),
+    ).rejects.toThrow();
+    expect(await store.getConversation(c.id)).toBeUndefined();
+  });
+
+  it('pages conversations newest first with a stable cursor', async () => {
+    const { store } = await freshStore();
+    const base = Date.parse('2026-01-01T00:00:00Z');
+    const all: Conversation[] = [];
+    for (let i = 0; i < 7; i++) {
+      // two share a timestamp so the id breaks the tie
+      const c = conversation(new Date(base + Math.floor(i / 2) * 1000).toISOString(), `c${i}`);
+      all.push(c);
+      await store.apply([{ kind: 'conversation.upsert', row: c }]);
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await store.listConversations({ limit: 3, cursor });
+      seen.push(...page.items.map((c) => c.id));
+      if (page.nextCursor === null) break;
+      cursor = page.nextCursor;
+    }
+    const expected = [...all].sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1));
+    expect(seen).toEqual(expected.map((c) => c.id));
+  });
+
+  it('deletes a conversation with its messages', async () => {
+    const { store } = await freshStore();
+    const c = conversation(new Date().toISOString());
+    await store.apply([
+      { kind: 'conversation.upsert', row: c },
+      { kind: 'message.upsert', row: message(c.id) },
+    ]);
+    await store.apply([{ kind: 'conversation.delete', id: c.id }]);
+    expect(await store.getConversation(c.id)).toBeUndefined();
+    expect(await store.listMessages(c.id)).toEqual([]);
+  });
+
+  it('marks replies left streaming as interrupted', async () => {
+    const { store } = await freshStore();
+    const c = conversation(new Date().toISOString());
+    const streaming = message(c.id, { role: 'assistant', status: 'streaming', content: 'half' });
+    await store.apply([
+      { kind: 'conversation.upsert', row: c },
+      { kind: 'message.upsert', row: message(c.id) },
+      { kind: 'message.upsert', row: streaming },
+    ]);
+    expect(await store.markInterrupted()).toBe(1);
+    const messages = await store.listMessages(c.id);
+    expect(messages.find((m) => m.id === streaming.id)?.status).toBe('interrupted');
+    expect(messages.find((m) => m.id === streaming.id)?.content).toBe('half');
+  });
+
+  it('round-trips JSON columns', async () => {
+    const { store } = await freshStore();
+    const c = conversation(new Date().toISOString());
+    const m = message(c.id, { validation: { verdict: 'fail', findings: [{ line: 3 }] }, error: { code: 'x', message: 'y' }, status: 'error' });
+    await store.apply([
+      { kind: 'conversation.upsert', row: c },
+      { kind: 'message.upsert', row: m },
+    ]);
+    const [stored] = await store.listMessages(c.id);
+    expect(stored?.validation).toEqual({ verdict: 'fail', findings: [{ line: 3 }] });
+    expect(stored?.error).toEqual({ code: 'x', message: 'y' });
+  });
+
+  it('rejects a malformed cursor with a 400', async () => {
+    const { store } = await freshStore();
+    await expect(store.listConversations({ limit: 5, cursor: 'bm9waXBl' })).rejects.toMatchObject({ status: 400, code: 'invalid-request' });
+  });
+});
