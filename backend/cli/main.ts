@@ -1,7 +1,6 @@
 import { packageVersion } from '../paths.js';
 import type { CliIo } from './io.js';
 import { processIo } from './io.js';
-import { runServe } from './serve.js';
 
 const HELP = `orchestra ${packageVersion}
 
@@ -18,9 +17,12 @@ Run "orchestra <command> --help" for a command's options.`;
 
 type Command = (argv: string[], io: CliIo) => Promise<number>;
 
-/** Commands are imported when used, so `serve` never loads the governance engines up front. */
+/**
+ * Commands are imported when used: `serve` never loads the governance engines up front, and
+ * `validate` (a pre-commit hook, run often) never loads the HTTP server.
+ */
 const commands: Record<string, () => Promise<Command>> = {
-  serve: () => Promise.resolve(runServe),
+  serve: async () => (await import('./serve.js')).runServe,
   validate: async () => (await import('../governance/cli.js')).runValidateCli,
   hooks: async () => (await import('../governance/cli.js')).runHooksCli,
   breaker: () => import('./breaker.js').then((m) => m.runBreakerCli),
