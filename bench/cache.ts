@@ -12,7 +12,7 @@ import { ConversationService } from '../backend/chat/conversations.js';
 import { loadConfig } from '../backend/config/load.js';
 import { newId } from '../backend/data/ids.js';
 import { openStore } from '../backend/data/open.js';
-import type { Message, Store } from '../backend/data/store.js';
+import { newMessage, type Message, type Store } from '../backend/data/store.js';
 import type { ClientToServerEvents, ServerToClientEvents, TokenEvent } from '../backend/realtime/events.js';
 import { isRedisFailure } from '../backend/redis/client.js';
 import { startServer, type RunningServer } from '../backend/server.js';
@@ -43,22 +43,17 @@ async function seededStore(dataDir: string, messages: number, databaseUrl?: stri
   const store = await openStore(config, { observe: () => () => {}, breakers, logger: silent });
   const now = new Date().toISOString();
   const id = newId();
-  const rows: Message[] = Array.from({ length: messages }, (_, i) => ({
-    id: newId(),
-    conversationId: id,
-    role: i % 2 === 0 ? 'user' : 'assistant',
-    content: `message ${i} `.repeat(60),
-    status: 'complete',
-    model: i % 2 === 0 ? null : 'bench',
-    promptTokens: null,
-    completionTokens: null,
-    ttftMs: null,
-    durationMs: null,
-    validation: null,
-    error: null,
-    createdAt: now,
-    updatedAt: now,
-  }));
+  const rows: Message[] = Array.from({ length: messages }, (_, i) =>
+    newMessage({
+      id: newId(),
+      conversationId: id,
+      role: i % 2 === 0 ? 'user' : 'assistant',
+      content: `message ${i} `.repeat(60),
+      status: 'complete',
+      model: i % 2 === 0 ? null : 'bench',
+      createdAt: now,
+    }),
+  );
   await store.apply([{ kind: 'conversation.upsert', row: { id, title: 'bench', createdAt: now, updatedAt: now } }, ...rows.map((row) => ({ kind: 'message.upsert' as const, row }))]);
   // PostgreSQL mode: wait until the rows are in PostgreSQL, so reads come from there.
   const settle = (store as Store & { settle?: () => Promise<void> }).settle;

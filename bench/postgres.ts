@@ -4,7 +4,7 @@ import { newId } from '../backend/data/ids.js';
 import { openStore } from '../backend/data/open.js';
 import { openPostgres, preparePostgres } from '../backend/data/postgres.js';
 import type { ReplicatedStore } from '../backend/data/replicated-store.js';
-import type { Message, Mutation } from '../backend/data/store.js';
+import { newMessage, type Message, type Mutation } from '../backend/data/store.js';
 import { startServer } from '../backend/server.js';
 import { startFakeProvider } from '../test/fixtures/fake-provider.js';
 import { startFaultProxy } from '../test/fixtures/services/fault-proxy.js';
@@ -23,22 +23,7 @@ function chatMutations(count: number): Mutation[][] {
   for (let i = 0; i < count; i++) {
     const now = new Date().toISOString();
     const conversation = { id: newId(), title: `bench ${i}`, createdAt: now, updatedAt: now };
-    const base: Message = {
-      id: newId(),
-      conversationId: conversation.id,
-      role: 'user',
-      content: `question ${i} `.repeat(8),
-      status: 'complete',
-      model: null,
-      promptTokens: null,
-      completionTokens: null,
-      ttftMs: null,
-      durationMs: null,
-      validation: null,
-      error: null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const base = newMessage({ id: newId(), conversationId: conversation.id, role: 'user', content: `question ${i} `.repeat(8), status: 'complete', createdAt: now });
     const reply: Message = { ...base, id: newId(), role: 'assistant', content: `answer ${i} `.repeat(40), status: 'streaming', model: 'fake' };
     // What a chat turn writes: conversation + user message + placeholder, then the final reply.
     turns.push([

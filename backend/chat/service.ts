@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { newId } from '../data/ids.js';
-import type { Message, MessageError, Mutation } from '../data/store.js';
+import { newMessage, type Message, type MessageError, type Mutation } from '../data/store.js';
 import { AppError } from '../http/errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatTurn, ModelProvider, StreamEvent } from '../providers/types.js';
@@ -103,22 +103,14 @@ export class ChatService {
       ? { ...existing, updatedAt: now }
       : conversations.newConversation(titleFrom(input.message), now);
     const model = input.model ?? provider.defaultModel ?? null;
-    const userMessage: Message = {
+    const userMessage = newMessage({
       id: newId(),
       conversationId: conversation.id,
       role: 'user',
       content: input.message,
       status: 'complete',
-      model: null,
-      promptTokens: null,
-      completionTokens: null,
-      ttftMs: null,
-      durationMs: null,
-      validation: null,
-      error: null,
       createdAt: now,
-      updatedAt: now,
-    };
+    });
     const assistant: Message = {
       ...userMessage,
       id: newId(),

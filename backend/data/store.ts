@@ -121,3 +121,20 @@ export interface Store {
   reconfigure?(databaseUrl: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A message with every optional column empty; the caller names what it knows. */
+export function newMessage(fields: Pick<Message, 'id' | 'conversationId' | 'role' | 'content' | 'status'> & Partial<Message>): Message {
+  const now = fields.createdAt ?? new Date().toISOString();
+  return {
+    model: null,
+    promptTokens: null,
+    completionTokens: null,
+    ttftMs: null,
+    durationMs: null,
+    validation: null,
+    error: null,
+    createdAt: now,
+    updatedAt: now,
+    ...fields,
+  };
+}

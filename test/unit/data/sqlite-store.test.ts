@@ -6,7 +6,7 @@ import { KyselyStore } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { openSqlite, sqlitePath } from '../../../backend/data/sqlite.js';
-import type { Conversation, Message } from '../../../backend/data/store.js';
+import { newMessage, type Conversation, type Message } from '../../../backend/data/store.js';
 import { tempDir } from '../../fixtures/test-server.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
@@ -23,23 +23,8 @@ async function freshStore(file = path.join(tempDir(), 'app.db')) {
 }
 
 const conversation = (at: string, title = 'c'): Conversation => ({ id: newId(), title, createdAt: at, updatedAt: at });
-const message = (conversationId: string, patch: Partial<Message> = {}): Message => ({
-  id: newId(),
-  conversationId,
-  role: 'user',
-  content: 'hi',
-  status: 'complete',
-  model: null,
-  promptTokens: null,
-  completionTokens: null,
-  ttftMs: null,
-  durationMs: null,
-  validation: null,
-  error: null,
-  createdAt: new Date().toISOString(),
-  updatedAt: new Date().toISOString(),
-  ...patch,
-});
+const message = (conversationId: string, patch: Partial<Message> = {}): Message =>
+  newMessage({ id: newId(), conversationId, role: 'user', content: 'hi', status: 'complete', ...patch });
 
 describe('SQLite store', () => {
   it('opens with WAL, a busy timeout and foreign keys on', async () => {
