@@ -17,7 +17,7 @@ export interface OpenCacheDeps {
 
 export type CacheSettings = Pick<
   Config,
-  'redisUrl' | 'cacheTtlSeconds' | 'cacheMaxEntries' | 'cacheMaxBytes' | 'redisCommandTimeoutMs' | 'circuitBreakerThreshold' | 'circuitBreakerResetMs'
+  'redisUrl' | 'cacheTtlSeconds' | 'cacheMaxEntries' | 'cacheMaxBytes' | 'redisCommandTimeoutMs' | 'cacheInvalidationTimeoutMs' | 'circuitBreakerThreshold' | 'circuitBreakerResetMs'
 >;
 
 /**
@@ -45,6 +45,7 @@ export function openCache(config: CacheSettings, deps: OpenCacheDeps): Cache {
     redisUrl: config.redisUrl,
     ttlSeconds: config.cacheTtlSeconds,
     commandTimeoutMs: config.redisCommandTimeoutMs,
+    ackTimeoutMs: config.cacheInvalidationTimeoutMs,
     breaker,
     logger: deps.logger,
     ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),

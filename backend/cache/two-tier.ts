@@ -21,7 +21,10 @@ export interface TwoTierOptions {
    * copies are kept only briefly. Default 5 s.
    */
   degradedTtlSeconds?: number;
-  /** How long a write waits for other instances to confirm its invalidation. Default: the command timeout. */
+  /**
+   * How long a write waits for other instances to confirm its invalidation. Longer than a Redis
+   * command: it covers the other instances' event loops too. Default: 4× the command timeout.
+   */
   ackTimeoutMs?: number;
   /** Values larger than this (serialized) stay in L1 only. Default 1 MiB. */
   maxValueBytes?: number;
@@ -61,6 +64,7 @@ export class TwoTierCache implements Cache {
    */
   private state: 'up' | 'recovering' | 'down' = 'down';
   private seq = 0;
+  private lastUnconfirmedLog = -Infinity;
   private attempts = 0;
   private closed = false;
 
@@ -68,7 +72,7 @@ export class TwoTierCache implements Cache {
     this.l1 = options.l1;
     this.log = options.logger.child({ component: 'cache' });
     this.degradedTtlSeconds = Math.min(options.degradedTtlSeconds ?? 5, options.ttlSeconds);
-    this.ackTimeoutMs = options.ackTimeoutMs ?? options.commandTimeoutMs;
+    this.ackTimeoutMs = options.ackTimeoutMs ?? options.commandTimeoutMs * 4;
     this.maxValueBytes = options.maxValueBytes ?? 1024 * 1024;
     this.tier = new RedisTier({
       url: options.redisUrl,
@@ -214,7 +218,8 @@ export class TwoTierCache implements Cache {
     const seq = ++this.seq;
     const encoded = encode({ origin: this.instanceId, seq, what });
     const wait: AckWait = { got: 0, need: undefined, done: undefined };
-    // One budget for the script and the acknowledgements: a write never waits longer on Redis.
+    // One budget for the script and the acknowledgements; the script alone is bounded by the
+    // command timeout, so a Redis that does not answer costs no more than that.
     const deadline = performance.now() + this.ackTimeoutMs;
     this.waiting.set(seq, wait);
     try {
@@ -227,7 +232,7 @@ export class TwoTierCache implements Cache {
       await new Promise<void>((resolve) => {
         wait.done = resolve;
         timer = setTimeout(() => {
-          this.log.debug({ seq, got: wait.got, need: receivers }, 'not every instance confirmed an invalidation in time');
+          this.unconfirmed(seq, wait.got, receivers);
           resolve();
         }, left);
       });
@@ -235,6 +240,23 @@ export class TwoTierCache implements Cache {
     } finally {
       this.waiting.delete(seq);
     }
+  }
+
+  /**
+   * Another instance did not confirm in time (its event loop is blocked, or it is paused): a read
+   * there may return its old copy until the message arrives. Said once a minute at most.
+   */
+  private unconfirmed(seq: number, got: number, need: number): void {
+    const now = performance.now();
+    if (now - this.lastUnconfirmedLog < 60_000) {
+      this.log.debug({ seq, got, need }, 'not every instance confirmed an invalidation in time');
+      return;
+    }
+    this.lastUnconfirmedLog = now;
+    this.log.warn(
+      { seq, confirmed: got, instances: need, timeoutMs: this.ackTimeoutMs },
+      'not every instance confirmed a cache invalidation in time; a busy instance may briefly serve an old copy (see CACHE_INVALIDATION_TIMEOUT_MS)',
+    );
   }
 
   private onAck(seq: number): void {

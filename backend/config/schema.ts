@@ -44,6 +44,7 @@ export const fields = {
   cacheMaxEntries: { env: 'CACHE_MAX_ENTRIES', doc: 'most entries kept in the in-memory cache (L1)', schema: positiveInt, defaultDoc: '5000' },
   cacheMaxBytes: { env: 'CACHE_MAX_BYTES', doc: 'most bytes kept in the in-memory cache (L1), estimated', schema: positiveInt, defaultDoc: '33554432 (32 MiB)' },
   redisCommandTimeoutMs: { env: 'REDIS_COMMAND_TIMEOUT_MS', doc: 'longest wait for one Redis command, ms; a request never waits longer on Redis', schema: positiveInt, defaultDoc: '250' },
+  cacheInvalidationTimeoutMs: { env: 'CACHE_INVALIDATION_TIMEOUT_MS', doc: 'longest a write waits for every other instance to confirm it dropped its cached copies, ms', schema: positiveInt, defaultDoc: '1000' },
   llmBaseUrl: { env: 'LLM_BASE_URL', doc: 'OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1', schema: httpUrl, defaultDoc: 'probe local Ollama and LM Studio' },
   llmApiKey: { env: 'LLM_API_KEY', doc: 'API key sent as a bearer token to the provider', schema: z.string().min(1), defaultDoc: 'none', secret: true },
   llmModel: { env: 'LLM_MODEL', doc: 'model used when a request names none', schema: z.string().min(1), defaultDoc: "the provider's first model" },
@@ -79,6 +80,7 @@ export interface Config {
   cacheMaxEntries: number;
   cacheMaxBytes: number;
   redisCommandTimeoutMs: number;
+  cacheInvalidationTimeoutMs: number;
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
   llmModel: string | undefined;
@@ -110,6 +112,7 @@ export const defaults = {
   cacheMaxEntries: 5000,
   cacheMaxBytes: 32 * 1024 * 1024,
   redisCommandTimeoutMs: 250,
+  cacheInvalidationTimeoutMs: 1000,
   providerConnectTimeoutMs: 5000,
   providerIdleTimeoutMs: 30_000,
   corsOrigins: [],

@@ -51,16 +51,24 @@ function routeLabel(req: Request): string {
   return 'unmatched';
 }
 
+/** The path of the request URL, without parsing the whole URL (this runs on every request). */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
 function observe(deps: AppDeps) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = performance.now();
     const id = assignRequestId(req, deps.logger);
     res.setHeader('X-Request-Id', id);
-    res.once('finish', () => {
+    // A response finishes once, so a plain listener does (`once` would wrap it in another closure).
+    res.on('finish', () => {
       const seconds = (performance.now() - start) / 1000;
       const route = routeLabel(req);
       deps.metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, seconds);
-      const quiet = res.statusCode < 400 && QUIET.has(req.path);
+      const quiet = res.statusCode < 400 && QUIET.has(pathOf((req as { originalUrl?: string }).originalUrl ?? req.url));
       const level = res.statusCode >= 500 ? 'error' : quiet ? 'debug' : 'info';
       if (deps.logger.isLevelEnabled(level)) {
         requestLog(req)[level](

@@ -12,23 +12,27 @@ interface Context {
   log?: Logger;
 }
 
-const contexts = new WeakMap<IncomingMessage, Context>();
+// Kept on the request itself under a private symbol: a WeakMap entry per request would cost an
+// ephemeron that every garbage collection has to walk, on the hottest path of the server.
+const CONTEXT = Symbol('orchestra.requestContext');
+type WithContext = IncomingMessage & { [CONTEXT]?: Context };
 let counter = 0;
 const prefix = randomBytes(3).toString('hex');
+const GIVEN_ID = /^[\w.-]{1,64}$/;
 
 export function assignRequestId(req: IncomingMessage, base: Logger): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : `${prefix}-${(++counter).toString(36)}`;
-  contexts.set(req, { id, base });
+  const id = typeof given === 'string' && GIVEN_ID.test(given) ? given : `${prefix}-${(++counter).toString(36)}`;
+  (req as WithContext)[CONTEXT] = { id, base };
   return id;
 }
 
 export function requestId(req: IncomingMessage): string | undefined {
-  return contexts.get(req)?.id;
+  return (req as WithContext)[CONTEXT]?.id;
 }
 
 export function requestLog(req: IncomingMessage): Logger {
-  const ctx = contexts.get(req);
+  const ctx = (req as WithContext)[CONTEXT];
   if (!ctx) throw new Error('requestLog called on a request the server did not register');
   ctx.log ??= ctx.base.child({ reqId: ctx.id });
   return ctx.log;

@@ -40,7 +40,7 @@ export interface StatusSources {
  * changes state.
  */
 export class StatusService {
-  private cached: { at: number; body: string; snapshot: StatusSnapshot } | undefined;
+  private cached: { at: number; body: string; bytes: number; snapshot: StatusSnapshot } | undefined;
 
   constructor(private readonly sources: StatusSources) {}
 
@@ -65,12 +65,18 @@ export class StatusService {
 
   /** The JSON body for GET /api/status, refreshed at most once a second. */
   body(): string {
+    return this.encoded().body;
+  }
+
+  /** The serialized status and its length in bytes, rebuilt at most once a second. */
+  encoded(): { body: string; bytes: number } {
     const now = Date.now();
     if (this.cached === undefined || now - this.cached.at >= 1000) {
       const snapshot = this.snapshot();
-      this.cached = { at: now, body: JSON.stringify(snapshot), snapshot };
+      const body = JSON.stringify(snapshot);
+      this.cached = { at: now, body, bytes: Buffer.byteLength(body), snapshot };
     }
-    return this.cached.body;
+    return this.cached;
   }
 
   invalidate(): void {

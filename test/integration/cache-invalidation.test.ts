@@ -17,7 +17,10 @@ let b: TestServer;
 
 beforeAll(async () => {
   redis = await startRedis();
-  cluster = await startInstances({ redisUrl: redis.url });
+  // Generous Redis and confirmation timeouts: this checks that the protocol keeps every instance
+  // fresh, and must not turn red when a starved CI machine stalls an event loop past the
+  // production defaults (those bounds are covered in test/unit/cache/two-tier.test.ts).
+  cluster = await startInstances({ redisUrl: redis.url, overrides: { redisCommandTimeoutMs: 2000, cacheInvalidationTimeoutMs: 5000 } });
   [a, b] = cluster.all as [TestServer, TestServer];
   await waitForL2(cluster.all, 'up');
 });

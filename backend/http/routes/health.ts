@@ -30,8 +30,8 @@ export function probeRoutes(store: Store, isClosing: () => boolean): { router: R
 export function statusRoutes(status: StatusService, snapshotter: MetricsSnapshotter): { router: Router; status: RequestHandler } {
   const router = Router();
   const handler = (_req: Request, res: Response): void => {
-    const body = status.body();
-    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+    const { body, bytes } = status.encoded();
+    res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': bytes });
     res.end(body);
   };
   router.get('/status', handler);

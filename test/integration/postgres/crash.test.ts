@@ -18,8 +18,8 @@ let pg: PrivatePostgres;
 let provider: FakeProvider;
 
 beforeAll(async () => {
-  if (!existsSync(path.join(root, 'dist', 'backend', 'cli', 'main.js'))) {
-    throw new Error('dist/ is missing: run "npx tsc -p tsconfig.build.json" (npm test builds first)');
+  if (!existsSync(path.join(root, 'dist', 'backend', 'orchestra.cjs'))) {
+    throw new Error('dist/backend/orchestra.cjs is missing: run "npm run build:server" (npm test builds first)');
   }
   [pg, provider] = await Promise.all([startPostgres(), startFakeProvider({ echo: true, tokenIntervalMs: 1 })]);
 });

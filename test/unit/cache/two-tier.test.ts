@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { INVALIDATION_CHANNEL } from '../../../backend/cache/invalidation.js';
 import { MemoryCache } from '../../../backend/cache/memory.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startRedis, type RedisService } from '../../fixtures/services/redis.js';
@@ -110,6 +111,32 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
     expect(await b.cache.wrap('orc:v1:conversations:list:20:', list.load)).toBe('list-2');
     expect(await b.cache.wrap('orc:v1:conversations:list:50:x', list.load)).toBe('list-2');
     expect(await a.cache.wrap('orc:v1:conversations:list:50:x', list.load)).toBe('list-2');
+  });
+
+  it('waits for an instance that does not confirm only up to the invalidation timeout', async () => {
+    const a = await cache({ ackTimeoutMs: 400 });
+    // A subscriber that hears invalidations but never confirms, like an instance whose event loop
+    // is blocked: the write waits for it, then gives up and answers.
+    const silentPeer = inspector(redis.url);
+    await silentPeer.subscribe(INVALIDATION_CHANNEL);
+    try {
+      const started = performance.now();
+      await a.cache.invalidate(['orc:v1:t:unconfirmed']);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(390);
+    } finally {
+      silentPeer.disconnect();
+    }
+    // A peer that confirms ends the wait long before the timeout.
+    const b = await cache({ ackTimeoutMs: 5000 });
+    await waitUntil(async () => {
+      const look = inspector(redis.url);
+      const [, subscribers] = (await look.pubsub('NUMSUB', INVALIDATION_CHANNEL)) as [string, number];
+      look.disconnect();
+      return subscribers === 2;
+    }, 'the silent peer to leave');
+    const started = performance.now();
+    await b.cache.invalidate(['orc:v1:t:unconfirmed']);
+    expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('never lets a load that read before an invalidation store its stale value', async () => {
