@@ -36,7 +36,26 @@ export interface TwoTierOptions {
 interface AckWait {
   got: number;
   need: number | undefined;
+  /** Our own message came back through Redis. */
+  echoed: boolean;
   done: (() => void) | undefined;
+  echo: (() => void) | undefined;
+  /** Redis was lost while waiting: the other instances may never get the message. */
+  lost: boolean;
+}
+
+/** Whether `promise` settles within `ms` (no timer is left behind either way). */
+async function settlesWithin(promise: Promise<void>, ms: number): Promise<boolean> {
+  if (ms <= 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -72,7 +91,8 @@ export class TwoTierCache implements Cache {
     this.l1 = options.l1;
     this.log = options.logger.child({ component: 'cache' });
     this.degradedTtlSeconds = Math.min(options.degradedTtlSeconds ?? 5, options.ttlSeconds);
-    this.ackTimeoutMs = options.ackTimeoutMs ?? options.commandTimeoutMs * 4;
+    // Never below the command timeout: that part of the wait is Redis's, bounded by it anyway.
+    this.ackTimeoutMs = Math.max(options.ackTimeoutMs ?? options.commandTimeoutMs * 4, options.commandTimeoutMs);
     this.maxValueBytes = options.maxValueBytes ?? 1024 * 1024;
     this.tier = new RedisTier({
       url: options.redisUrl,
@@ -188,7 +208,10 @@ export class TwoTierCache implements Cache {
     if (this.closed) return;
     this.closed = true;
     this.state = 'down';
-    for (const wait of this.waiting.values()) wait.done?.();
+    for (const wait of this.waiting.values()) {
+      wait.echo?.();
+      wait.done?.();
+    }
     this.waiting.clear();
     await Promise.allSettled([...this.writes]);
     await this.tier.close();
@@ -213,33 +236,52 @@ export class TwoTierCache implements Cache {
     this.writes.add(write);
   }
 
-  /** Bumps generations, publishes, and waits until every subscriber confirmed (or the ack timeout). */
+  /**
+   * Bumps generations, publishes, and waits until every subscriber confirmed. The wait has two
+   * bounds. Our own message comes back to us through Redis like everyone else's; if it has not
+   * within the command timeout, Redis is what is slow: the write stops waiting (it never waits on
+   * Redis longer than that) and fails, so the caller keeps the invalidation for replay. Once it
+   * has, Redis is fine and only other instances are late: they get up to the invalidation
+   * timeout, because a busy instance would otherwise keep serving its old copy.
+   */
   private async publish(what: Invalidation): Promise<void> {
     const seq = ++this.seq;
     const encoded = encode({ origin: this.instanceId, seq, what });
-    const wait: AckWait = { got: 0, need: undefined, done: undefined };
-    // One budget for the script and the acknowledgements; the script alone is bounded by the
-    // command timeout, so a Redis that does not answer costs no more than that.
-    const deadline = performance.now() + this.ackTimeoutMs;
+    const wait: AckWait = { got: 0, need: undefined, echoed: false, done: undefined, echo: undefined, lost: false };
+    const finished = new Promise<void>((resolve) => {
+      wait.done = resolve;
+    });
+    const echoed = new Promise<void>((resolve) => {
+      wait.echo = resolve;
+    });
+    const started = performance.now();
     this.waiting.set(seq, wait);
     try {
       const freshMs = Math.max(3_600_000, this.options.ttlSeconds * 2000);
       const receivers = await this.tier.invalidate(encoded.what, encoded.text, freshMs);
       wait.need = receivers;
-      const left = deadline - performance.now();
-      if (wait.got >= receivers || left <= 0) return;
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        wait.done = resolve;
-        timer = setTimeout(() => {
-          this.unconfirmed(seq, wait.got, receivers);
-          resolve();
-        }, left);
-      });
-      clearTimeout(timer);
+      if (wait.got >= receivers) return;
+      if (!wait.echoed) {
+        // The echo travels on the other connection and usually lands right after the reply; a
+        // short grace keeps a slow-but-successful script from counting as a lost message.
+        const cmd = this.options.commandTimeoutMs;
+        await settlesWithin(echoed, Math.max(started + cmd - performance.now(), Math.min(50, cmd)));
+        this.checkLost(wait);
+        // Redis took the message but did not relay it: other instances may not have it either.
+        if (!wait.echoed) throw new Error('redis did not relay the invalidation in time');
+      }
+      if (wait.got < receivers && !wait.lost) {
+        const confirmed = await settlesWithin(finished, started + this.ackTimeoutMs - performance.now());
+        if (!confirmed) this.unconfirmed(seq, wait.got, receivers);
+      }
+      this.checkLost(wait);
     } finally {
       this.waiting.delete(seq);
     }
+  }
+
+  private checkLost(wait: AckWait): void {
+    if (wait.lost) throw new Error('redis was lost while waiting for other instances to confirm');
   }
 
   /**
@@ -268,7 +310,13 @@ export class TwoTierCache implements Cache {
 
   private onMessage(message: InvalidationMessage): void {
     if (message.origin === this.instanceId) {
-      // Our own message: applied before it was sent; it counts as our acknowledgement.
+      // Our own message: applied before it was sent; it counts as our acknowledgement, and shows
+      // that Redis is relaying.
+      const wait = this.waiting.get(message.seq);
+      if (wait !== undefined) {
+        wait.echoed = true;
+        wait.echo?.();
+      }
       this.onAck(message.seq);
       return;
     }
@@ -297,6 +345,13 @@ export class TwoTierCache implements Cache {
     if (this.state === 'down') return;
     const wasUp = this.state === 'up';
     this.state = 'down';
+    // Writes waiting for confirmations stop waiting: those travel through Redis too. Each keeps
+    // its invalidation for replay (see publish).
+    for (const wait of this.waiting.values()) {
+      wait.lost = true;
+      wait.echo?.();
+      wait.done?.();
+    }
     // Invalidations from other instances may be lost from here on: keep nothing long.
     this.l1.clear();
     this.flights.forgetAll();

@@ -166,7 +166,8 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
     const started = performance.now();
     expect(await a.cache.wrap('orc:v1:t:flush', db.load)).toBe('v');
     expect(await a.cache.wrap('orc:v1:t:flush', db.load)).toBe('v');
-    expect(performance.now() - started).toBeLessThan(50);
+    // Neither call waited for a Redis command to time out (200 ms in these tests).
+    expect(performance.now() - started).toBeLessThan(200);
     const loadsWhileDown = db.loads;
     expect(a.l1.l1Stats().entries).toBe(1);
 
@@ -187,7 +188,8 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
     const started = performance.now();
     for (let i = 0; i < 100; i++) expect(await c.cache.wrap(`orc:v1:t:dead:${i}`, db.load)).toBe('from-db');
     await c.cache.invalidate(['orc:v1:t:dead:1'], ['orc:v1:t:']);
-    expect(performance.now() - started).toBeLessThan(200);
+    // Waiting on Redis even once per call would take 100 × the 200 ms command timeout.
+    expect(performance.now() - started).toBeLessThan(1000);
     expect(c.cache.stats().l2).toEqual({ backend: 'redis', status: 'down' });
     expect(c.l2.skip).toBe(100);
   });
@@ -210,8 +212,9 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
     const healthy = await worstOf('healthy');
     await proxy.setMode('blackhole');
     const holed = await worstOf('hole');
-    // One timeout at most per call; the healthy run in the same test measures how busy the machine is.
-    expect(holed).toBeLessThan(timeoutMs + 100 + 2 * healthy);
+    // One timeout at most per call (two in a row would be 2 × timeoutMs or more); the healthy run
+    // in the same test measures how busy the machine is.
+    expect(holed).toBeLessThan(2 * timeoutMs + 2 * healthy);
     expect(a.cache.stats().l2.status).toBe('down');
     await proxy.setMode('pass');
     await waitUntil(() => a.cache.l2Up, 'L2 back after the black hole');
