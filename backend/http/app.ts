@@ -45,9 +45,16 @@ export interface AppDeps {
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
 const QUIET = new Set(['/healthz', '/readyz', '/metrics', '/api/status', '/api/metrics']);
 
+/** Served by fastPath without the router; their paths are their route labels. */
+const FAST_GET_PATHS = new Set(['/healthz', '/api/status']);
+
 function routeLabel(req: Request): string {
   const route = (req as { route?: unknown }).route as { path?: unknown } | undefined;
   if (route && typeof route.path === 'string') return `${req.baseUrl}${route.path}`;
+  if (req.method === 'GET') {
+    const path = pathOf(req.url);
+    if (FAST_GET_PATHS.has(path)) return path;
+  }
   return 'unmatched';
 }
 
@@ -60,12 +67,11 @@ function pathOf(url: string | undefined): string {
 
 function observe(deps: AppDeps) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    const start = performance.now();
-    const id = assignRequestId(req, deps.logger);
+    const { id, started } = assignRequestId(req, deps.logger);
     res.setHeader('X-Request-Id', id);
     // A response finishes once, so a plain listener does (`once` would wrap it in another closure).
     res.on('finish', () => {
-      const seconds = (performance.now() - start) / 1000;
+      const seconds = (performance.now() - started) / 1000;
       const route = routeLabel(req);
       deps.metrics.httpDuration.observe({ method: req.method, route, status: res.statusCode }, seconds);
       const quiet = res.statusCode < 400 && QUIET.has(pathOf((req as { originalUrl?: string }).originalUrl ?? req.url));
@@ -200,12 +206,16 @@ export function createApp(deps: AppDeps): BuiltApp {
   const onError = errorHandler(deps);
   app.use(onError);
 
-  const fast = fastPath(
-    new Map<string, RequestHandler[]>([
-      ['GET /healthz', [...edge, probes.healthz]],
-      ['GET /api/status', [...edge, ...apiGuards, statusApi.status]],
-    ]),
-    onError,
-  );
+  const fastHandlers: Record<string, RequestHandler[]> = {
+    '/healthz': [...edge, probes.healthz],
+    '/api/status': [...edge, ...apiGuards, statusApi.status],
+  };
+  const fastRoutes = new Map<string, RequestHandler[]>();
+  for (const p of FAST_GET_PATHS) {
+    const handlers = fastHandlers[p];
+    if (handlers === undefined) throw new Error(`fast path ${p} has no handlers`);
+    fastRoutes.set(`GET ${p}`, handlers);
+  }
+  const fast = fastPath(fastRoutes, onError);
   return { app, fast };
 }

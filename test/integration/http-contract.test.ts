@@ -216,6 +216,25 @@ describe('metrics', () => {
     }
   });
 
+  it('labels each request with its route, the fast-path routes too', async () => {
+    const count = async (route: string, status: number): Promise<number> => {
+      const text = await (await fetch(`${t.url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`orchestra_http_request_duration_seconds_count{method="GET",route="${route}",status="${status}"}`));
+      return line === undefined ? 0 : Number(line.split(' ').pop());
+    };
+    const before = { status: await count('/api/status', 200), healthz: await count('/healthz', 200), denied: await count('/api/status', 401) };
+    expect((await t.api('/api/status')).status).toBe(200);
+    expect((await t.api('/api/status')).status).toBe(200);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+    expect((await fetch(`${t.url}/api/status`)).status).toBe(401);
+    // The counts move once 'finish' has fired, which may be just after the client has the body.
+    await expect.poll(() => count('/api/status', 200)).toBe(before.status + 2);
+    await expect.poll(() => count('/healthz', 200)).toBe(before.healthz + 1);
+    await expect.poll(() => count('/api/status', 401)).toBe(before.denied + 1);
+    expect((await t.api('/api/conversations')).status).toBe(200);
+    await expect.poll(() => count('/api/conversations', 200)).toBeGreaterThan(0);
+  });
+
   it('passes promtool check metrics', async () => {
     const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
     expect(promtool, 'promtool is installed by .ci/run (Debian package prometheus)').toBeDefined();
