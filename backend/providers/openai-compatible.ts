@@ -353,7 +353,7 @@ class ChunkReader {
         const delta = choice.delta;
         if (isRecord(delta)) {
           const content = delta.content;
-          if (typeof content === 'string' && content.length > 0) this.queue.push({ type: 'delta', text: content });
+          if (typeof content === 'string' && content.length > 0) this.pushDelta(content);
         }
         const finish = choice.finish_reason;
         if (typeof finish === 'string') this.finishReason = finish;
@@ -375,6 +375,18 @@ class ChunkReader {
       }
     }
     this.readUsage(reply.usage);
+  }
+
+  /**
+   * Deltas that arrived in the same network read become one: when the provider is faster than
+   * we are, each read carries several, and handing them on one by one would cost a generator
+   * step, a stored part and an SSE/Socket.IO frame each. When we keep up, a read carries one
+   * delta and nothing changes, so this never delays a token.
+   */
+  private pushDelta(text: string): void {
+    const last = this.queue[this.queue.length - 1];
+    if (last !== undefined && last.type === 'delta') this.queue[this.queue.length - 1] = { type: 'delta', text: last.text + text };
+    else this.queue.push({ type: 'delta', text });
   }
 
   private readUsage(usage: unknown): void {

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, DoneEvent, MetricsSnapshot, ServerToClientEvents, TokenEvent } from '../../backend/realtime/events.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
+import { expectTokenStream, fakeReply } from '../fixtures/token-stream.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 const servers: TestServer[] = [];
@@ -49,8 +50,8 @@ describe('Socket.IO at /ws', () => {
     const done = await doneSeen;
     expect(done.message.id).toBe((ack as { messageId: string }).messageId);
     expect(done.message.status).toBe('complete');
-    expect(tokens.map((x) => x.seq)).toEqual([...Array(20).keys()]);
-    expect(tokens.map((x) => x.delta).join('')).toBe(done.message.content);
+    expect(done.message.content).toBe(fakeReply(20));
+    expectTokenStream(tokens, done.message.content, 20);
   });
 
   it('every client in a conversation room sees the tokens of a turn started over HTTP', async () => {
@@ -66,8 +67,8 @@ describe('Socket.IO at /ws', () => {
     const body = (await res.json()) as { message: { id: string; content: string } };
     const done = await doneSeen;
     expect(done.message.id).toBe(body.message.id);
-    expect(tokens.map((x) => x.delta).join('')).toBe(body.message.content);
-    expect(tokens.map((x) => x.seq)).toEqual([...Array(30).keys()]);
+    expect(body.message.content).toBe(fakeReply(30));
+    expectTokenStream(tokens, body.message.content, 30);
   });
 
   it('acks a bad payload with the contract error naming the field', async () => {

@@ -62,8 +62,10 @@ describe('OpenAICompatibleProvider streaming', () => {
     let expected = '';
     for (let i = 0; i < 3000; i++) expected += tokenText(i);
     expect(out.error).toBeUndefined();
-    expect(out.deltas).toHaveLength(3000);
     expect(out.text).toBe(expected);
+    // The fake writes 7 tokens per chunk; deltas from one network read arrive as one.
+    expect(out.deltas.length).toBeGreaterThan(0);
+    expect(out.deltas.length).toBeLessThanOrEqual(Math.ceil(3000 / 7));
   });
 
   it('uses the first listed model when none is given, and sends the API key', async () => {
@@ -216,13 +218,16 @@ describe('OpenAICompatibleProvider failures', () => {
     fake.set({ tokens: 3_000, tokensPerChunk: 10, tokenText: () => big });
     const p = provider({ model: 'm', idleTimeoutMs: 200 });
     let n = 0;
+    let chars = 0;
     for await (const ev of p.stream({ messages, signal: signal() })) {
-      if (ev.type === 'delta' && ++n === 1) {
+      if (ev.type !== 'delta') continue;
+      chars += ev.text.length;
+      if (++n === 1) {
         await new Promise((r) => setTimeout(r, 1_500));
         expect(fake.activeStreams()).toBe(1);
       }
     }
-    expect(n).toBe(3_000);
+    expect(chars).toBe(3_000 * big.length);
   });
 
   it('a disconnect mid-stream is provider-disconnected after the deltas that arrived', async () => {
