@@ -33,7 +33,7 @@ import {
 } from './config-source.js';
 import { GovernanceConfigError, type ConfigLocation } from './errors.js';
 import type { AstLanguage } from './languages.js';
-import { packageRoot } from './package-info.js';
+import { resourcesDir } from '../paths.js';
 import { SUPPRESSION_RULE_ID } from './suppressions.js';
 import type { EngineId, Severity } from './types.js';
 
@@ -121,7 +121,7 @@ export function resolveConfigPath(cwd: string, explicit?: string): string {
 }
 
 export function defaultConfigPath(): string {
-  return path.join(packageRoot(), 'resources', 'governance', 'config.yaml');
+  return path.join(resourcesDir, 'governance', 'config.yaml');
 }
 
 export async function loadConfig(configPath: string, cwd: string): Promise<LoadedConfig> {

@@ -19,7 +19,8 @@ import { StructuralEngine, structuralDescriptors } from './engines/structural.js
 import { SYNTAX_RULES, SyntaxEngine } from './engines/syntax.js';
 import { GovernanceConfigError } from './errors.js';
 import { isCommonJsPath, resolveLanguage, type LanguageId } from './languages.js';
-import { engineVersions, orchestraVersion } from './package-info.js';
+import { packageVersion } from '../paths.js';
+import { engineVersions } from './package-info.js';
 import { Policy } from './policy.js';
 import { RuleBook } from './rule-book.js';
 import { buildSarif } from './sarif.js';
@@ -194,7 +195,7 @@ class GovernanceService implements Governance {
   }
 
   toSarif(report: ValidationReport): object {
-    return buildSarif(report, this.rules(), orchestraVersion());
+    return buildSarif(report, this.rules(), packageVersion);
   }
 
   rules(): RuleDescriptor[] {

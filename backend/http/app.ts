@@ -14,7 +14,7 @@ import type { StatusService } from '../status/status.js';
 import { pairingRoute, presentedToken, requireToken } from './auth.js';
 import { AppError, errorBody } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
-import { fastPath } from './fast-path.js';
+import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -56,13 +56,6 @@ function routeLabel(req: Request): string {
     if (FAST_GET_PATHS.has(path)) return path;
   }
   return 'unmatched';
-}
-
-/** The path of the request URL, without parsing the whole URL (this runs on every request). */
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
 
 function observe(deps: AppDeps) {

@@ -11,11 +11,16 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
  */
 export type FastRoutes = Map<string, RequestHandler[]>;
 
+/** The path of a request URL, without parsing the whole URL (this runs on every request). */
+export function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
 export function fastPath(routes: FastRoutes, onError: ErrorRequestHandler) {
   return (rawReq: IncomingMessage, rawRes: ServerResponse): boolean => {
-    const url = rawReq.url ?? '/';
-    const q = url.indexOf('?');
-    const steps = routes.get(`${rawReq.method ?? 'GET'} ${q < 0 ? url : url.slice(0, q)}`);
+    const steps = routes.get(`${rawReq.method ?? 'GET'} ${pathOf(rawReq.url)}`);
     if (steps === undefined) return false;
     const req = rawReq as Request;
     const res = rawRes as Response;

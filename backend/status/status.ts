@@ -64,10 +64,6 @@ export class StatusService {
   }
 
   /** The JSON body for GET /api/status, refreshed at most once a second. */
-  body(): string {
-    return this.encoded().body;
-  }
-
   /** The serialized status and its length in bytes, rebuilt at most once a second. */
   encoded(): { body: string; bytes: number } {
     const now = Date.now();

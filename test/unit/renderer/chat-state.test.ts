@@ -10,6 +10,7 @@ import {
   type ChatState,
 } from '../../../renderer/src/lib/chat-state.js';
 import type { Conversation, Message } from '../../../renderer/src/lib/contract.js';
+import { newMessage } from '../../../backend/data/store.js';
 
 const CONV = '01900000-0000-7000-8000-000000000001';
 const REPLY = '01900000-0000-7000-8000-0000000000a2';
@@ -17,23 +18,8 @@ const T0 = '2026-01-01T00:00:00.000Z';
 
 const run = (actions: ChatAction[], from: ChatState = initialChatState): ChatState => actions.reduce(chatReducer, from);
 
-const message = (over: Partial<Message>): Message => ({
-  id: REPLY,
-  conversationId: CONV,
-  role: 'assistant',
-  content: '',
-  status: 'complete',
-  model: 'fake-model',
-  promptTokens: null,
-  completionTokens: null,
-  ttftMs: null,
-  durationMs: null,
-  validation: null,
-  error: null,
-  createdAt: T0,
-  updatedAt: T0,
-  ...over,
-});
+const message = (over: Partial<Message>): Message =>
+  newMessage({ id: REPLY, conversationId: CONV, role: 'assistant', content: '', status: 'complete', model: 'fake-model', createdAt: T0, ...over });
 
 const sentAndAcked = (): ChatState =>
   run([
