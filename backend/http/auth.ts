@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
+import { OWNER, setPrincipal } from '../access/principal.js';
 import { AppError } from './errors.js';
 
 export const TOKEN_COOKIE = 'orchestra_token';
@@ -55,6 +56,7 @@ export function requireToken(matches: (candidate: string | undefined) => boolean
   return (req: Request, _res: Response, next: NextFunction): void => {
     const candidate = presentedToken(req.headers);
     if (matches(candidate)) {
+      setPrincipal(req, OWNER);
       next();
       return;
     }
