@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
-import { CompletionCache } from './cache/completions.js';
+import { CompletionCache } from './chat/completions-cache.js';
 import { openCache } from './cache/open.js';
 import type { Cache } from './cache/cache.js';
 import { DeferredBroadcaster } from './chat/broadcaster.js';
@@ -22,6 +22,7 @@ import { closeServer, createHttpServer, listen } from './http/listen.js';
 import { allowedHostNames } from './http/security.js';
 import { createLogger } from './logging/logger.js';
 import { createMetrics } from './metrics/metrics.js';
+import { cacheObserver, replicationObserver } from './metrics/storage-observers.js';
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
 import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
@@ -108,7 +109,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       // PostgreSQL mode (issue 3): outbox/lag/active-backend gauges, and cache invalidation for
       // conversations a pull changed.
-      gauges: metrics,
+      replication: replicationObserver(metrics),
       onReplicated: (ids) => onReplicated(ids),
     });
     const liveStore = store;
@@ -116,7 +117,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const interrupted = await store.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
 
-    cache = openCache(config, { breakers, metrics, logger });
+    cache = openCache(config, { breakers, observer: cacheObserver(metrics), logger });
     const liveCache = cache;
     providers = createProviderRegistry({
       baseUrl: config.llmBaseUrl,

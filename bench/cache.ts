@@ -13,7 +13,7 @@ import { loadConfig } from '../backend/config/load.js';
 import { newId } from '../backend/data/ids.js';
 import { openStore } from '../backend/data/open.js';
 import { newMessage, type Message, type Store } from '../backend/data/store.js';
-import type { ClientToServerEvents, ServerToClientEvents, TokenEvent } from '../backend/realtime/events.js';
+import type { ClientToServerEvents, ServerToClientEvents, TokenEvent } from '../backend/contract/index.js';
 import { isRedisFailure } from '../backend/redis/client.js';
 import { startServer, type RunningServer } from '../backend/server.js';
 import { startFakeProvider } from '../test/fixtures/fake-provider.js';

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
 import type { BreakerRegistry } from '../breaker/breaker.js';
 import type { Config } from '../config/schema.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { isRedisFailure, isRedisUrl } from '../redis/client.js';
 import type { Cache } from './cache.js';
+import type { CacheObserver } from './observer.js';
 import { MemoryCache } from './memory.js';
 import { TwoTierCache } from './two-tier.js';
 
 export interface OpenCacheDeps {
   breakers: BreakerRegistry;
-  metrics: Metrics;
+  observer: CacheObserver;
   logger: Logger;
   /** Ping interval of the Redis connections, ms. Default 1000. */
   heartbeatMs?: number;
@@ -30,7 +30,7 @@ export function openCache(config: CacheSettings, deps: OpenCacheDeps): Cache {
     ttlSeconds: config.cacheTtlSeconds,
     maxEntries: config.cacheMaxEntries,
     maxBytes: config.cacheMaxBytes,
-    onLookup: (tier, result) => deps.metrics.cacheRequests.inc({ tier, result }),
+    onLookup: (tier, result) => deps.observer.lookup(tier, result),
   });
   if (!isRedisUrl(config.redisUrl)) return l1;
   const breaker = deps.breakers.create('redis', {
@@ -49,7 +49,7 @@ export function openCache(config: CacheSettings, deps: OpenCacheDeps): Cache {
     breaker,
     logger: deps.logger,
     ...(deps.heartbeatMs !== undefined ? { heartbeatMs: deps.heartbeatMs } : {}),
-    onLookup: (tier, result) => deps.metrics.cacheRequests.inc({ tier, result }),
-    observe: (command, seconds) => deps.metrics.redisCommandDuration.observe({ command }, seconds),
+    onLookup: (tier, result) => deps.observer.lookup(tier, result),
+    observe: (command, seconds) => deps.observer.redisCommand(command, seconds),
   });
 }

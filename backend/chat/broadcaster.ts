@@ -4,7 +4,7 @@ import type {
   DoneEvent,
   StatusChangedEvent,
   TokenEvent,
-} from '../realtime/events.js';
+} from '../contract/events.js';
 
 /**
  * What the chat service needs from the realtime layer: send to everyone watching a conversation,

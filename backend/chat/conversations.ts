@@ -1,8 +1,10 @@
 import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
-import type { Conversation, ConversationWithMessages, Message, Mutation, Page, Store } from '../data/store.js';
-import { notFound } from '../http/errors.js';
+import type * as wire from '../contract/conversations.js';
+import type { Conversation, Message, Mutation, Store } from '../data/store.js';
+import { notFound } from '../errors.js';
 import type { Broadcaster } from './broadcaster.js';
+import { toWireConversation, toWireConversationWithMessages, toWirePage } from './wire.js';
 
 const LIST_PREFIX = cacheKey('conversations', 'list', '');
 const pageKey = (id: string): string => cacheKey('conversation', id);
@@ -20,12 +22,15 @@ export class ConversationService {
     private readonly broadcaster: Broadcaster,
   ) {}
 
-  list(limit: number, cursor?: string): Promise<Page<Conversation>> {
-    return this.cache.wrap(listKey(limit, cursor), () => this.store.listConversations({ limit, cursor }));
+  list(limit: number, cursor?: string): Promise<wire.Page<wire.Conversation>> {
+    return this.cache.wrap(listKey(limit, cursor), async () => toWirePage(await this.store.listConversations({ limit, cursor }), toWireConversation));
   }
 
-  async get(id: string): Promise<ConversationWithMessages> {
-    const found = await this.cache.wrap(pageKey(id), async () => (await this.store.getConversationWithMessages(id)) ?? null);
+  async get(id: string): Promise<wire.ConversationWithMessages> {
+    const found = await this.cache.wrap(pageKey(id), async () => {
+      const stored = await this.store.getConversationWithMessages(id);
+      return stored === undefined ? null : toWireConversationWithMessages(stored);
+    });
     if (found === null) throw notFound('conversation', id);
     return found;
   }
@@ -49,12 +54,12 @@ export class ConversationService {
     return { id: newId(), title, createdAt: now, updatedAt: now };
   }
 
-  async rename(id: string, title: string): Promise<Conversation> {
+  async rename(id: string, title: string): Promise<wire.Conversation> {
     const current = await this.require(id);
     const updated: Conversation = { ...current, title, updatedAt: new Date().toISOString() };
     await this.write(id, [{ kind: 'conversation.upsert', row: updated }]);
     this.broadcaster.conversationUpdated({ conversationId: id, reason: 'renamed', title, updatedAt: updated.updatedAt });
-    return updated;
+    return toWireConversation(updated);
   }
 
   async remove(id: string): Promise<void> {

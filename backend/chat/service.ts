@@ -1,13 +1,15 @@
 import type { Logger } from 'pino';
 import { newId } from '../data/ids.js';
+import type * as wire from '../contract/conversations.js';
+import type { TokenEvent } from '../contract/events.js';
 import { newMessage, type Message, type MessageError, type Mutation } from '../data/store.js';
-import { AppError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatTurn, ModelProvider, StreamEvent } from '../providers/types.js';
-import type { TokenEvent } from '../realtime/events.js';
-import type { CompletionCache } from '../cache/completions.js';
 import type { Broadcaster } from './broadcaster.js';
+import type { CompletionCache } from './completions-cache.js';
 import type { ConversationService } from './conversations.js';
+import { toWireMessage } from './wire.js';
 
 export interface ProviderSource {
   resolve(signal?: AbortSignal): Promise<ModelProvider>;
@@ -45,9 +47,9 @@ export interface TurnOptions {
 export interface StartedTurn {
   conversationId: string;
   messageId: string;
-  userMessage: Message;
+  userMessage: wire.Message;
   /** Settles when the assistant message is stored, whatever the outcome. Never rejects. */
-  done: Promise<Message>;
+  done: Promise<wire.Message>;
 }
 
 type StopReason = 'cancel' | 'client-gone' | 'shutdown';
@@ -55,7 +57,7 @@ type StopReason = 'cancel' | 'client-gone' | 'shutdown';
 interface ActiveTurn {
   controller: AbortController;
   reason: StopReason | undefined;
-  done: Promise<Message>;
+  done: Promise<wire.Message>;
 }
 
 const TITLE_LENGTH = 60;
@@ -91,7 +93,7 @@ export class ChatService {
   }
 
   async start(input: ChatInput, options: TurnOptions): Promise<StartedTurn> {
-    if (this.closing) throw new AppError(503, 'shutting-down', 'the server is shutting down; try again in a moment');
+    if (this.closing) throw new DomainError('unavailable', 'shutting-down', 'the server is shutting down; try again in a moment');
     const accepted = performance.now();
     const { conversations, broadcaster } = this.deps;
     const existing = input.conversationId !== undefined ? await conversations.require(input.conversationId) : undefined;
@@ -155,10 +157,10 @@ export class ChatService {
       void stream.return?.(undefined).catch(() => undefined);
       throw err;
     }
-    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(assistant) };
+    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(toWireMessage(assistant)) };
     this.active.set(assistant.id, turn);
     turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
-    return { conversationId: conversation.id, messageId: assistant.id, userMessage, done: turn.done };
+    return { conversationId: conversation.id, messageId: assistant.id, userMessage: toWireMessage(userMessage), done: turn.done };
   }
 
   /** Stops a streaming reply; returns false when no such reply is streaming here. */
@@ -191,7 +193,7 @@ export class ChatService {
     turn: ActiveTurn,
     accepted: number,
     options: TurnOptions,
-  ): Promise<Message> {
+  ): Promise<wire.Message> {
     const { broadcaster, metrics } = this.deps;
     const parts: string[] = [];
     let seq = 0;
@@ -222,11 +224,11 @@ export class ChatService {
         options.onToken?.(token);
         broadcaster.token(token);
       }
-      if (turn.reason !== undefined) throw new AppError(499, 'cancelled', 'the reply was cancelled');
+      if (turn.reason !== undefined) throw new DomainError('cancelled', 'cancelled', 'the reply was cancelled');
     } catch (err) {
       // Release the upstream request if the loop ended for any reason other than the stream's own.
       void source.stream.return?.(undefined).catch(() => undefined);
-      const code = err instanceof AppError ? err.code : 'internal-error';
+      const code = err instanceof DomainError ? err.code : 'internal-error';
       const message = err instanceof Error ? err.message : String(err);
       failure = { code, message };
       if (turn.reason === undefined && code !== 'cancelled') {
@@ -280,17 +282,18 @@ export class ChatService {
     metrics.chatTokens.inc(seq);
     metrics.chatRequests.inc({ outcome: status, transport: options.transport });
 
+    const sent = toWireMessage(final);
     if (status === 'error' && failure) {
       broadcaster.error({ conversationId: final.conversationId, messageId: final.id, code: failure.code, message: failure.message });
     } else {
-      broadcaster.done({ conversationId: final.conversationId, message: final });
+      broadcaster.done({ conversationId: final.conversationId, message: sent });
     }
     broadcaster.conversationUpdated({ conversationId: final.conversationId, reason: 'message', updatedAt: final.updatedAt });
     options.log.info(
       { messageId: final.id, conversationId: final.conversationId, status, tokens: seq, ttftMs: final.ttftMs, durationMs: final.durationMs },
       'chat turn finished',
     );
-    return final;
+    return sent;
   }
 }
 

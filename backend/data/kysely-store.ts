@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
-import { AppError } from '../http/errors.js';
+import { invalid } from '../errors.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -87,7 +87,7 @@ export function encodeCursor(c: Conversation): string {
 export function decodeCursor(cursor: string): { updatedAt: string; id: string } {
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
   const at = text.lastIndexOf('|');
-  if (at <= 0) throw new AppError(400, 'invalid-request', 'cursor is not valid; pass the nextCursor of a previous page', { field: 'cursor' });
+  if (at <= 0) throw invalid('cursor is not valid; pass the nextCursor of a previous page', { field: 'cursor' });
   return { updatedAt: text.slice(0, at), id: text.slice(at + 1) };
 }
 

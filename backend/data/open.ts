@@ -6,7 +6,7 @@ import { ConfigError } from '../config/load.js';
 import { KyselyStore, type QueryObserver } from './kysely-store.js';
 import { migrate } from './migrate.js';
 import { LOCAL_MIGRATIONS_TABLE, localMigrations } from './migrations/local.js';
-import type { SyncGauges } from './replicated-store.js';
+import type { ReplicationObserver } from './observer.js';
 import { openSqlite, sqlitePath } from './sqlite.js';
 import type { Store } from './store.js';
 
@@ -14,8 +14,8 @@ export interface OpenStoreOptions {
   observe: (backend: 'sqlite' | 'postgres') => QueryObserver;
   breakers: BreakerRegistry;
   logger: Logger;
-  /** PostgreSQL mode sets the outbox, lag and active-backend gauges. */
-  gauges?: SyncGauges;
+  /** PostgreSQL mode reports its outbox, lag and active backend here. */
+  replication?: ReplicationObserver;
   /** PostgreSQL mode: called with the conversations a pull changed locally. */
   onReplicated?: (conversationIds: string[]) => void;
   /** PostgreSQL mode, tests and benchmarks: replication batch size and retry delay. */
@@ -80,7 +80,7 @@ export async function openStore(config: Config, options: OpenStoreOptions): Prom
       observe: options.observe,
       readTimeoutMs: config.dbQueryTimeoutMs,
       pullIntervalMs: config.dbPullIntervalMs,
-      ...(options.gauges ? { gauges: options.gauges } : {}),
+      ...(options.replication ? { observer: options.replication } : {}),
       ...(options.onReplicated ? { onReplicated: options.onReplicated } : {}),
       ...options.tuning,
     });

@@ -2,13 +2,13 @@ import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Breaker, BreakerEvent, BreakerTransition } from '../breaker/breaker.js';
 import { ConfigError } from '../config/load.js';
-import type { Metrics } from '../metrics/metrics.js';
 import { applyMutation, decodeCursor, encodeCursor, KyselyStore, toConversation, toMessage, type QueryObserver } from './kysely-store.js';
 import { MigrationError } from './migrate.js';
 import { chunks, ID_CHUNK, Outbox, type PendingForConversation } from './outbox.js';
 import { preparePostgres, type PostgresTarget, type RawClient } from './postgres.js';
 import { Replicator, type RemoteEndpoint } from './replicator.js';
 import type { Database } from './schema.js';
+import type { ReplicationObserver } from './observer.js';
 import type {
   Conversation,
   ConversationWithMessages,
@@ -22,8 +22,6 @@ import type {
 } from './store.js';
 import { asShared, type LocalDatabase, type RemoteDatabase } from './sync-schema.js';
 
-export type SyncGauges = Pick<Metrics, 'outboxBacklog' | 'replicationLag' | 'dbActiveBackend'>;
-
 export interface ReplicatedStoreOptions {
   /** The local replica (SQLite, migrated with the shared and the local set). */
   local: Kysely<Database>;
@@ -35,7 +33,8 @@ export interface ReplicatedStoreOptions {
   /** The longest a read waits for PostgreSQL before it is served from SQLite. */
   readTimeoutMs: number;
   pullIntervalMs: number;
-  gauges?: SyncGauges;
+  /** Told the outbox backlog, lag and active backend whenever they may have changed. */
+  observer?: ReplicationObserver;
   batchSize?: number;
   retryDelayMs?: number;
   /** Called with the conversations a pull changed (cache invalidation). */
@@ -188,13 +187,11 @@ export class ReplicatedStore implements Store {
   }
 
   private refreshGauges(): void {
-    const g = this.o.gauges;
-    if (!g) return;
-    g.outboxBacklog.set(this.pendingSync);
-    g.replicationLag.set(this.oldestPendingAt === null ? 0 : Math.max(0, (Date.now() - this.oldestPendingAt) / 1000));
-    const primary = this.primary;
-    g.dbActiveBackend.set({ backend: 'postgres' }, primary ? 1 : 0);
-    g.dbActiveBackend.set({ backend: 'sqlite' }, primary ? 0 : 1);
+    this.o.observer?.replication({
+      pendingSync: this.pendingSync,
+      lagSeconds: this.oldestPendingAt === null ? 0 : Math.max(0, (Date.now() - this.oldestPendingAt) / 1000),
+      activeBackend: this.primary ? 'postgres' : 'sqlite',
+    });
   }
 
   /**

@@ -12,7 +12,8 @@ import type { ModelCatalog } from '../providers/catalog.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import type { StatusService } from '../status/status.js';
 import { pairingRoute, presentedToken, requireToken } from './auth.js';
-import { AppError, errorBody } from './errors.js';
+import { DomainError } from '../errors.js';
+import { AppError, errorBody, httpStatusOf } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
 import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
@@ -95,8 +96,8 @@ function jsonBodyParser(limit: number) {
 /** Turns anything thrown into the contract's error shape; never sends a stack to a client. */
 function errorHandler(deps: AppDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    let appError: AppError;
-    if (err instanceof AppError) appError = err;
+    let appError: DomainError;
+    if (err instanceof DomainError) appError = err;
     else if (typeof err === 'object' && err !== null && 'type' in err && typeof err.type === 'string') {
       const e = err as { type: string; limit?: number; message?: string };
       if (e.type === 'entity.too.large') {
@@ -119,7 +120,7 @@ function errorHandler(deps: AppDeps) {
       if (!res.writableEnded) res.end();
       return;
     }
-    res.status(appError.status).json(errorBody(appError));
+    res.status(httpStatusOf(appError)).json(errorBody(appError));
   };
 }
 

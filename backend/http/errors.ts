@@ -1,29 +1,52 @@
+import { errorBody, type ErrorBody, type ErrorCode } from '../contract/errors.js';
+import { DomainError, type ErrorKind } from '../errors.js';
+
 /**
- * One error type for the whole backend. Services throw AppError with a kebab-case code; the HTTP
- * error middleware and the Socket.IO handlers turn it into the contract's error shape, so a code
- * means the same thing on every transport.
+ * The HTTP side of the error contract: which status each kind of domain error gets. The body is
+ * the contract's `{error: {code, message, details}}`, the same the Socket.IO acks carry.
  */
-export class AppError extends Error {
+const STATUS_OF_KIND: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  'not-found': 404,
+  conflict: 409,
+  'too-large': 413,
+  unsupported: 415,
+  'too-many': 429,
+  // nginx's "client closed request": nobody is left to read it, but logs and metrics are honest.
+  cancelled: 499,
+  internal: 500,
+  'not-implemented': 501,
+  upstream: 502,
+  unavailable: 503,
+  timeout: 504,
+};
+
+function kindOfStatus(status: number): ErrorKind {
+  for (const [kind, s] of Object.entries(STATUS_OF_KIND) as Array<[ErrorKind, number]>) if (s === status) return kind;
+  return status >= 500 ? 'internal' : 'invalid';
+}
+
+/**
+ * An error raised by the HTTP layer itself (routing, body parsing, host and origin checks), whose
+ * status is part of what it means. Services throw DomainError instead.
+ */
+export class AppError extends DomainError {
   constructor(
     readonly status: number,
-    readonly code: string,
+    code: ErrorCode,
     message: string,
-    readonly details?: unknown,
+    details?: unknown,
   ) {
-    super(message);
+    super(kindOfStatus(status), code, message, details);
     this.name = 'AppError';
   }
 }
 
-export interface ErrorBody {
-  error: { code: string; message: string; details?: unknown };
+/** The HTTP status for a domain error. */
+export function httpStatusOf(err: DomainError): number {
+  return err instanceof AppError ? err.status : STATUS_OF_KIND[err.kind];
 }
 
-export function errorBody(err: AppError): ErrorBody {
-  const body: ErrorBody = { error: { code: err.code, message: err.message } };
-  if (err.details !== undefined) body.error.details = err.details;
-  return body;
-}
-
-export const notFound = (what: string, id: string): AppError =>
-  new AppError(404, 'not-found', `${what} ${id} does not exist`);
+export { errorBody, type ErrorBody };

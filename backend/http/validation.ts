@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { AppError } from './errors.js';
+import { invalid } from '../errors.js';
 
 /** Parses input with a zod schema; a failure is a 400 that names the offending field. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where = 'body'): z.infer<T> {
@@ -10,5 +10,5 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, where
     message: i.message,
   }));
   const first = issues[0] ?? { field: where, message: 'invalid' };
-  throw new AppError(400, 'invalid-request', `${first.field}: ${first.message}`, { field: first.field, issues });
+  throw invalid(`${first.field}: ${first.message}`, { field: first.field, issues });
 }

@@ -1,7 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Histogram } from 'prom-client';
 import type { BreakerSnapshot } from '../breaker/breaker.js';
-import type { MetricsSnapshot } from '../realtime/events.js';
+import type { MetricsSnapshot } from '../contract/metrics.js';
 import type { StatusService } from '../status/status.js';
 import type { Metrics } from './metrics.js';
 

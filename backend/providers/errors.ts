@@ -1,9 +1,9 @@
-import { AppError } from '../http/errors.js';
 import { BreakerOpenError, BreakerTimeoutError } from '../breaker/breaker.js';
+import { DomainError, type ErrorKind } from '../errors.js';
 
 /**
  * Every way a model call can fail, as the kebab-case codes the HTTP and Socket.IO contracts
- * carry. The status is fixed by the code so that a code means the same thing everywhere.
+ * carry. The kind is fixed by the code so that a code means the same thing everywhere.
  */
 export type ProviderErrorCode =
   | 'provider-unavailable'
@@ -14,15 +14,14 @@ export type ProviderErrorCode =
   | 'no-provider'
   | 'cancelled';
 
-const STATUS: Record<ProviderErrorCode, number> = {
-  'provider-unavailable': 503,
-  'provider-timeout': 504,
-  'provider-error': 502,
-  'provider-disconnected': 502,
-  'provider-circuit-open': 503,
-  'no-provider': 503,
-  // nginx's "client closed request": nobody is left to read it, but logs and metrics are honest.
-  cancelled: 499,
+const KIND: Record<ProviderErrorCode, ErrorKind> = {
+  'provider-unavailable': 'unavailable',
+  'provider-timeout': 'timeout',
+  'provider-error': 'upstream',
+  'provider-disconnected': 'upstream',
+  'provider-circuit-open': 'unavailable',
+  'no-provider': 'unavailable',
+  cancelled: 'cancelled',
 };
 
 export interface ProviderErrorDetails {
@@ -38,12 +37,12 @@ export interface ProviderErrorDetails {
   probed?: string[];
 }
 
-export class ProviderError extends AppError {
+export class ProviderError extends DomainError {
   declare readonly code: ProviderErrorCode;
   declare readonly details: ProviderErrorDetails | undefined;
 
   constructor(code: ProviderErrorCode, message: string, details?: ProviderErrorDetails, cause?: unknown) {
-    super(STATUS[code], code, message, details);
+    super(KIND[code], code, message, details);
     this.name = 'ProviderError';
     if (cause !== undefined) this.cause = cause;
   }

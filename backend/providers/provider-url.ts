@@ -1,4 +1,4 @@
-import { AppError } from '../http/errors.js';
+import { DomainError } from '../errors.js';
 
 /** A provider base URL, normalised: http(s), no trailing slash, no query or fragment. */
 export interface ProviderUrl {
@@ -17,10 +17,10 @@ export function parseProviderUrl(raw: string): ProviderUrl {
   try {
     url = new URL(raw.trim());
   } catch {
-    throw new AppError(400, 'invalid-provider-url', `"${raw}" is not a URL; expected e.g. http://127.0.0.1:11434/v1`);
+    throw new DomainError('invalid', 'invalid-provider-url', `"${raw}" is not a URL; expected e.g. http://127.0.0.1:11434/v1`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new AppError(400, 'invalid-provider-url', `"${raw}" must be an http:// or https:// URL`);
+    throw new DomainError('invalid', 'invalid-provider-url', `"${raw}" must be an http:// or https:// URL`);
   }
   const basePath = url.pathname.replace(/\/+$/, '');
   const port = url.port !== '' ? url.port : url.protocol === 'https:' ? '443' : '80';

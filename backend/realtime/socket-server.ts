@@ -5,21 +5,21 @@ import { z } from 'zod';
 import type { Broadcaster } from '../chat/broadcaster.js';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
-import { AppError, errorBody } from '../http/errors.js';
 import { presentedToken } from '../http/auth.js';
 import { hostOf, isLoopback } from '../http/security.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
-import { chatBody } from '../http/routes/chat.js';
 import {
-  METRICS_ROOM,
-  conversationRoom,
+  chatRequestSchema,
+  errorBody,
   type Ack,
   type ClientToServerEvents,
   type InterServerEvents,
   type ServerToClientEvents,
   type SocketData,
-} from './events.js';
+} from '../contract/index.js';
+import { DomainError, invalid } from '../errors.js';
+import { METRICS_ROOM, conversationRoom } from './rooms.js';
 
 export type OrchestraServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type OrchestraSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -36,7 +36,7 @@ export interface RealtimeDeps {
   metricsIntervalMs?: number;
 }
 
-const sendSchema = chatBody.omit({ stream: true });
+const sendSchema = chatRequestSchema.omit({ stream: true });
 const roomSchema = z.strictObject({ conversationId: z.uuid('conversationId must be a conversation id') });
 const cancelSchema = z.strictObject({ messageId: z.uuid('messageId must be a message id') });
 
@@ -45,10 +45,10 @@ function reply<T>(ack: Ack<T> | undefined, value: T): void {
 }
 
 function fail(ack: Ack<never> | undefined, err: unknown, log: Logger): void {
-  const appError =
-    err instanceof AppError ? err : new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
-  if (!(err instanceof AppError)) log.error({ err }, 'socket handler failed');
-  if (typeof ack === 'function') ack(errorBody(appError));
+  const known =
+    err instanceof DomainError ? err : new DomainError('internal', 'internal-error', 'something went wrong on the server; the log has the details');
+  if (!(err instanceof DomainError)) log.error({ err }, 'socket handler failed');
+  if (typeof ack === 'function') ack(errorBody(known));
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
@@ -56,7 +56,7 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const field = issue && issue.path.length > 0 ? issue.path.join('.') : 'payload';
-  throw new AppError(400, 'invalid-request', `${field}: ${issue?.message ?? 'invalid'}`, { field });
+  throw invalid(`${field}: ${issue?.message ?? 'invalid'}`, { field });
 }
 
 /**

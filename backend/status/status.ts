@@ -1,28 +1,19 @@
 import type { BreakerRegistry } from '../breaker/breaker.js';
 import type { Cache, CacheStats } from '../cache/cache.js';
+import type { CacheStatus, DatabaseStatus, OverallStatus, ProviderStatus, StatusBody } from '../contract/status.js';
 import type { Store, StoreHealth } from '../data/store.js';
 
-export type OverallStatus = 'ok' | 'degraded' | 'down';
+export type { OverallStatus, ProviderStatus };
+/** The status service answers with the wire shape itself. */
+export type StatusSnapshot = StatusBody;
 
-export interface ProviderStatus {
-  id: string | null;
-  baseUrl: string | null;
-  source: 'configured' | 'probed' | 'none';
-  status: 'up' | 'down' | 'unknown';
-  breaker: string | null;
-}
-
-export interface StatusSnapshot {
-  status: OverallStatus;
-  version: string;
-  uptimeSeconds: number;
-  components: {
-    database: StoreHealth;
-    cache: CacheStats;
-    provider: ProviderStatus;
-    websocket: { clients: number };
-  };
-}
+// Component health to its wire shape, field by field, so a field added to a component's own
+// health report does not reach clients unless it is added here.
+const databaseStatus = (h: StoreHealth): DatabaseStatus => ({ backend: h.backend, mode: h.mode, breaker: h.breaker, pendingSync: h.pendingSync });
+const cacheStatus = (s: CacheStats): CacheStatus => ({
+  l1: { entries: s.l1.entries, bytes: s.l1.bytes, hitRatio: s.l1.hitRatio },
+  l2: { backend: s.l2.backend, status: s.l2.status },
+});
 
 export interface StatusSources {
   version: string;
@@ -59,7 +50,7 @@ export class StatusService {
       status,
       version: s.version,
       uptimeSeconds: Math.floor((Date.now() - s.startedAt) / 1000),
-      components: { database, cache, provider, websocket: { clients: s.websocketClients() } },
+      components: { database: databaseStatus(database), cache: cacheStatus(cache), provider, websocket: { clients: s.websocketClients() } },
     };
   }
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
-import type { DoneEvent, TokenEvent } from '../../backend/realtime/events.js';
+import type { DoneEvent, TokenEvent } from '../../backend/contract/index.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/services/fault-proxy.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { cacheStatus, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';

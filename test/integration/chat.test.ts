@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Message } from '../../backend/data/store.js';
+import type { Message } from '../../backend/contract/index.js';
 import { readSse, startTestServer, waitFor, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream, fakeReply } from '../fixtures/token-stream.js';
 

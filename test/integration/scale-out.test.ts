@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, DoneEvent, ServerToClientEvents, TokenEvent } from '../../backend/realtime/events.js';
+import type { ClientToServerEvents, DoneEvent, ServerToClientEvents, TokenEvent } from '../../backend/contract/index.js';
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { cacheStatus, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { ClientToServerEvents, DoneEvent, MetricsSnapshot, ServerToClientEvents, TokenEvent } from '../../backend/realtime/events.js';
+import type { ClientToServerEvents, DoneEvent, MetricsSnapshot, ServerToClientEvents, TokenEvent } from '../../backend/contract/index.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream, fakeReply } from '../fixtures/token-stream.js';
 

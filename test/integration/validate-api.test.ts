@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Message } from '../../backend/data/store.js';
+import type { Message } from '../../backend/contract/index.js';
 import { openSqlite } from '../../backend/data/sqlite.js';
 import { VALIDATE_LIMITS } from '../../backend/http/routes/validate.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';

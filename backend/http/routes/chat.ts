@@ -1,31 +1,17 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { ChatService } from '../../chat/service.js';
-import type { Message } from '../../data/store.js';
+import { chatRequestSchema, type CancelResponse, type ChatResponse, type ErrorCode, type Message } from '../../contract/index.js';
 import { AppError } from '../errors.js';
 import { requestLog } from '../request-context.js';
 import { SseWriter } from '../sse.js';
 import { parseInput } from '../validation.js';
 
-export const MAX_MESSAGE_CHARS = 100_000;
-
-export const chatBody = z.strictObject({
-  conversationId: z.uuid('conversationId must be a conversation id').optional(),
-  message: z
-    .string({ error: (i) => (i.input === undefined ? 'message is required' : 'message must be a string') })
-    .refine((m) => m.trim().length > 0, 'message must not be empty')
-    // PostgreSQL cannot store NUL in text, and no real message needs it.
-    .refine((m) => !m.includes('\u0000'), 'message must not contain NUL characters')
-    .refine((m) => m.length <= MAX_MESSAGE_CHARS, `message must be at most ${MAX_MESSAGE_CHARS} characters`),
-  model: z.string().min(1).max(200).optional(),
-  stream: z.boolean().optional(),
-  cache: z.boolean().optional(),
-});
-
 const cancelParams = z.object({ messageId: z.uuid('messageId must be a message id') });
 
 function failureOf(message: Message): AppError {
-  const code = message.error?.code ?? 'internal-error';
+  // The stored code was written by this server's chat service, so it is one of the contract's.
+  const code = (message.error?.code ?? 'internal-error') as ErrorCode;
   const status = code === 'provider-timeout' ? 504 : code.startsWith('provider') ? 502 : 500;
   return new AppError(status, code, message.error?.message ?? 'the reply failed', {
     conversationId: message.conversationId,
@@ -38,7 +24,7 @@ export function chatRoutes(chat: ChatService): Router {
   const router = Router();
 
   router.post('/chat', async (req: Request, res: Response) => {
-    const body = parseInput(chatBody, req.body);
+    const body = parseInput(chatRequestSchema, req.body);
     const wantsStream = body.stream === true || (body.stream === undefined && (req.headers.accept ?? '').includes('text/event-stream'));
     const log = requestLog(req);
     let sse: SseWriter | undefined;
@@ -65,14 +51,14 @@ export function chatRoutes(chat: ChatService): Router {
           message: message.error?.message ?? 'the reply failed',
         });
       } else {
-        sse.send('done', { conversationId: message.conversationId, message });
+        sse.send('done', { conversationId: message.conversationId, message } satisfies ChatResponse);
       }
       sse.end();
       return;
     }
     if (res.destroyed) return;
     if (message.status === 'error') throw failureOf(message);
-    res.status(200).json({ conversationId: message.conversationId, message });
+    res.status(200).json({ conversationId: message.conversationId, message } satisfies ChatResponse);
   });
 
   router.post('/chat/:messageId/cancel', (req: Request, res: Response) => {
@@ -80,7 +66,7 @@ export function chatRoutes(chat: ChatService): Router {
     if (!chat.cancel(messageId, 'cancel')) {
       throw new AppError(404, 'not-streaming', `no reply ${messageId} is streaming on this server`);
     }
-    res.status(202).json({ messageId, cancelled: true });
+    res.status(202).json({ messageId, cancelled: true } satisfies CancelResponse);
   });
 
   return router;

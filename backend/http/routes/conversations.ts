@@ -1,7 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { ConversationService } from '../../chat/conversations.js';
-import { notFound } from '../errors.js';
+import { notFound } from '../../errors.js';
 import { parseInput } from '../validation.js';
 
 const listQuery = z.object({

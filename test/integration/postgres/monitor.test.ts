@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBreakerCli } from '../../../backend/cli/breaker.js';
 import type { CliIo } from '../../../backend/cli/io.js';
 import type { BreakersBody } from '../../../backend/http/routes/breakers.js';
-import type { StatusChangedEvent } from '../../../backend/realtime/events.js';
+import type { StatusChangedEvent } from '../../../backend/contract/index.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';

@@ -6,6 +6,8 @@ import { KyselyStore } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { openSqlite, sqlitePath } from '../../../backend/data/sqlite.js';
+import { DomainError } from '../../../backend/errors.js';
+import { httpStatusOf } from '../../../backend/http/errors.js';
 import { newMessage, type Conversation, type Message } from '../../../backend/data/store.js';
 import { tempDir } from '../../fixtures/test-server.js';
 
@@ -147,6 +149,9 @@ describe('SQLite store', () => {
 
   it('rejects a malformed cursor with a 400', async () => {
     const { store } = await freshStore();
-    await expect(store.listConversations({ limit: 5, cursor: 'bm9waXBl' })).rejects.toMatchObject({ status: 400, code: 'invalid-request' });
+    const refused: unknown = await store.listConversations({ limit: 5, cursor: 'bm9waXBl' }).then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ kind: 'invalid', code: 'invalid-request' });
+    expect(httpStatusOf(refused as DomainError)).toBe(400);
   });
 });

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Breaker } from '../../../backend/breaker/breaker.js';
+import { httpStatusOf } from '../../../backend/http/errors.js';
 import { ProviderError } from '../../../backend/providers/errors.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleOptions } from '../../../backend/providers/openai-compatible.js';
 import type { ChatTurn } from '../../../backend/providers/types.js';
@@ -109,7 +110,7 @@ describe('OpenAICompatibleProvider cancel', () => {
     }
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as ProviderError).code).toBe('cancelled');
-    expect((error as ProviderError).status).toBe(499);
+    expect(httpStatusOf(error as ProviderError)).toBe(499);
     await fake.waitForAbort(1_000);
     expect(fake.requests.at(-1)?.aborted).toBe(true);
     expect(fake.activeStreams()).toBe(0);
@@ -153,7 +154,7 @@ describe('OpenAICompatibleProvider failures', () => {
     const p = provider({ baseUrl: `http://127.0.0.1:${port}/v1`, model: 'm' });
     const out = await collect(p.stream({ messages, signal: signal() }));
     expect(out.error?.code).toBe('provider-unavailable');
-    expect(out.error?.status).toBe(503);
+    expect(out.error && httpStatusOf(out.error)).toBe(503);
     expect(out.error?.message).toContain('ECONNREFUSED');
     await expect(p.listModels()).rejects.toMatchObject({ code: 'provider-unavailable' });
   });
@@ -169,7 +170,7 @@ describe('OpenAICompatibleProvider failures', () => {
     const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
     expect(out.error).toBeInstanceOf(ProviderError);
     expect(out.error?.code).toBe('provider-error');
-    expect(out.error?.status).toBe(502);
+    expect(out.error && httpStatusOf(out.error)).toBe(502);
     expect(out.error?.details).toMatchObject({ status: 500, message: 'model crashed', upstreamCode: 'fake_500' });
     expect(out.error?.message).toContain('model crashed');
     expect(breaker.snapshot().failures).toBe(1);
@@ -192,7 +193,7 @@ describe('OpenAICompatibleProvider failures', () => {
     const out = await collect(provider({ model: 'm', idleTimeoutMs: 200 }).stream({ messages, signal: signal() }));
     const elapsed = Date.now() - started;
     expect(out.error?.code).toBe('provider-timeout');
-    expect(out.error?.status).toBe(504);
+    expect(out.error && httpStatusOf(out.error)).toBe(504);
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(2_000);
     await fake.waitForAbort(1_000);
@@ -235,7 +236,7 @@ describe('OpenAICompatibleProvider failures', () => {
     const out = await collect(provider({ model: 'm' }).stream({ messages, signal: signal() }));
     expect(out.deltas).toEqual(['tok0 ', 'tok1 ', 'tok2 ', 'tok3 ']);
     expect(out.error?.code).toBe('provider-disconnected');
-    expect(out.error?.status).toBe(502);
+    expect(out.error && httpStatusOf(out.error)).toBe(502);
     // Establishing the stream succeeded; the cut is reported to the breaker separately.
     expect(breaker.snapshot()).toMatchObject({ successes: 1, failures: 1 });
   });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Breaker } from '../../../backend/breaker/breaker.js';
+import { httpStatusOf } from '../../../backend/http/errors.js';
 import { OpenAICompatibleProvider } from '../../../backend/providers/openai-compatible.js';
 import type { ChatTurn } from '../../../backend/providers/types.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
@@ -43,7 +44,7 @@ describe('provider breaker', () => {
     // idle timeout here is 300 ms. Loose below that, because a busy machine stalls calls too.
     expect(performance.now() - started).toBeLessThan(250);
     expect(out.error?.code).toBe('provider-circuit-open');
-    expect(out.error?.status).toBe(503);
+    expect(out.error && httpStatusOf(out.error)).toBe(503);
     await expect(p.listModels()).rejects.toMatchObject({ code: 'provider-circuit-open' });
     expect(fake.requests.length).toBe(before);
     expect(breaker.snapshot().rejects).toBe(2);

@@ -1,7 +1,8 @@
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BreakerRegistry } from '../../../backend/breaker/breaker.js';
-import { AppError } from '../../../backend/http/errors.js';
+import { DomainError } from '../../../backend/errors.js';
+import { httpStatusOf } from '../../../backend/http/errors.js';
 import { ProviderError } from '../../../backend/providers/errors.js';
 import {
   createProviderRegistry,
@@ -98,8 +99,11 @@ describe('provider registry, configured', () => {
   it('refuses an invalid base URL and keeps the working setup', async () => {
     const f = await fake();
     const r = create({ baseUrl: f.url });
-    await expect(r.reconfigure({ baseUrl: 'ftp://example.com' })).rejects.toMatchObject({ code: 'invalid-provider-url', status: 400 });
-    expect(() => create({ baseUrl: 'not a url' })).toThrow(AppError);
+    const refused: unknown = await r.reconfigure({ baseUrl: 'ftp://example.com' }).then(() => undefined, (err: unknown) => err);
+    expect(refused).toBeInstanceOf(DomainError);
+    expect(refused).toMatchObject({ code: 'invalid-provider-url', kind: 'invalid' });
+    expect(httpStatusOf(refused as DomainError)).toBe(400);
+    expect(() => create({ baseUrl: 'not a url' })).toThrow(DomainError);
     registry = r;
     expect(r.current().baseUrl).toBe(f.url);
   });
@@ -138,7 +142,8 @@ describe('provider registry, probing', () => {
     const err: unknown = await r.resolve().catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(err).toBeInstanceOf(ProviderError);
-    expect(err).toMatchObject({ code: 'no-provider', status: 503, details: { probed: targets } });
+    expect(err).toMatchObject({ code: 'no-provider', kind: 'unavailable', details: { probed: targets } });
+    expect(httpStatusOf(err as ProviderError)).toBe(503);
     expect((err as Error).message).toMatch(/LLM_BASE_URL/);
     expect((err as Error).message).toMatch(/Ollama/);
     expect((err as Error).message).toMatch(/LM Studio/);
