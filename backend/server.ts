@@ -157,6 +157,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cache: liveCache,
       metrics,
       logger,
+      timeoutMs: config.governanceTimeoutMs,
+      threads: config.governanceThreads,
     });
     const validator: ReplyValidator = {
       prepare: () => validation.warm(),
