@@ -95,7 +95,7 @@ export async function createGovernancePool(opts: GovernancePoolOptions): Promise
     // Extra workers retire after a quiet spell; each holds its own engines (tens of MB).
     idleTimeout: 120_000,
     // On Linux the workers run at a lower priority than the event loop, which keeps answering.
-    niceIncrement: 5,
+    niceIncrement: 10,
   });
   pool.on('error', (err: Error) => opts.onError?.(err));
   try {
