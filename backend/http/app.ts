@@ -20,7 +20,7 @@ import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
-import { CONTENT_SECURITY_POLICY, allowedHostNames, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
+import { CONTENT_SECURITY_POLICY, allowedHostNames, clientAddressResolver, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
 
 export interface AppDeps {
   config: Config;
@@ -40,6 +40,8 @@ export interface AppDeps {
   validateRouter?: express.Router;
   rendererDir?: string;
   isClosing: () => boolean;
+  /** The server speaks TLS: cookies it sets carry `Secure`. */
+  tls?: boolean;
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -134,8 +136,10 @@ export function createApp(deps: AppDeps): BuiltApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Proxies are not trusted: the socket address decides who is local.
-  app.set('trust proxy', false);
+  // Without TRUST_PROXY the socket address decides who is local. With it, a loopback proxy's
+  // X-Forwarded-For does (req.ip, rate limits, /metrics), exactly as clientAddressResolver reads it.
+  app.set('trust proxy', config.trustProxy ? 'loopback' : false);
+  const addressOf = clientAddressResolver(config.trustProxy);
 
   const edge: RequestHandler[] = [observe(deps), hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
   app.use(...edge);
@@ -146,16 +150,17 @@ export function createApp(deps: AppDeps): BuiltApp {
   const prometheus = prometheusRoute(deps.metrics);
   app.get('/metrics', (req: Request, res: Response, next: NextFunction) => {
     // Open to a local scraper; a remote one must present the token like any API client.
-    if (isLoopback(req.socket.remoteAddress) || deps.tokenMatches(presentedToken(req.headers))) {
+    if (isLoopback(addressOf(req)) || deps.tokenMatches(presentedToken(req.headers))) {
       prometheus(req, res).catch(next);
       return;
     }
     tokenGuard(req, res, next);
   });
-  app.get('/pair', pairingRoute(deps.tokenMatches, () => false));
+  const secure = deps.tls === true;
+  app.get('/pair', pairingRoute(deps.tokenMatches, () => secure));
 
   const api = express.Router();
-  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute), tokenGuard];
+  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute, addressOf), tokenGuard];
   api.use(...apiGuards);
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);

@@ -7,7 +7,7 @@ import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { presentedToken } from '../http/auth.js';
-import { hostOf, isLoopback } from '../http/security.js';
+import { hostOf, isLoopback, type ClientAddress } from '../http/security.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import { chatBody } from '../http/routes/chat.js';
@@ -34,6 +34,8 @@ export interface RealtimeDeps {
   metrics: Metrics;
   snapshotter: MetricsSnapshotter;
   metricsIntervalMs?: number;
+  /** The client address behind a trusted proxy (TRUST_PROXY); the socket peer otherwise. */
+  clientAddress?: ClientAddress;
 }
 
 const sendSchema = chatBody.omit({ stream: true });
@@ -90,7 +92,7 @@ export class Realtime implements Broadcaster {
         next(err);
         return;
       }
-      socket.data.remote = !isLoopback(socket.handshake.address);
+      socket.data.remote = !isLoopback(deps.clientAddress ? deps.clientAddress(socket.request) : socket.handshake.address);
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
