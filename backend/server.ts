@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
@@ -25,6 +24,7 @@ import { createLogger } from './logging/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
+import { makePrivateDir } from './private-files.js';
 import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
 import { ModelCatalog } from './providers/catalog.js';
 import { attachRedisAdapter } from './realtime/redis-adapter.js';
@@ -87,7 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     maxConnections: config.maxConnections,
     tls,
   };
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
   registerSecret(config.apiToken);
   registerSecret(config.llmApiKey);
   registerSecret(passwordOf(config.databaseUrl));

@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import { OWNER, setPrincipal } from '../access/principal.js';
 import { AppError } from './errors.js';
+import { makePrivateDir } from '../private-files.js';
 
 export const TOKEN_COOKIE = 'orchestra_token';
 
@@ -16,11 +17,15 @@ export function resolveToken(configured: string | undefined, dataDir: string): s
   const file = path.join(dataDir, 'api-token');
   try {
     const existing = readFileSync(file, 'utf8').trim();
-    if (existing.length >= 16) return existing;
+    if (existing.length >= 16) {
+      // A token file written by an older version (or copied in) may be readable by others.
+      chmodSync(file, 0o600);
+      return existing;
+    }
   } catch {
     // first start: generate below
   }
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   const token = randomBytes(32).toString('base64url');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);

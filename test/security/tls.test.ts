@@ -62,7 +62,7 @@ describe('TLS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
   });
 
   it('speaks Socket.IO over WSS', async () => {
-    const socket = connect(t.server.wsUrl, { path: '/ws', transports: ['websocket'], auth: { token: t.token }, ca, forceNew: true, reconnection: false });
+    const socket = connect(t.server.wsUrl, { path: '/ws', transports: ['websocket'], auth: { token: t.token }, ca: ca.toString('utf8'), forceNew: true, reconnection: false });
     try {
       await new Promise<void>((resolve, reject) => {
         socket.once('connect', resolve);
