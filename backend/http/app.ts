@@ -14,6 +14,8 @@ import type { StatusService } from '../status/status.js';
 import { pairingRoute, presentedToken, requireToken } from './auth.js';
 import { AppError, errorBody } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
+import { pathGuard } from './safe-path.js';
+import { refuseNul } from './validation.js';
 import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes } from './routes/chat.js';
@@ -90,8 +92,27 @@ function jsonBodyParser(limit: number) {
       next(new AppError(415, 'unsupported-media-type', 'send the request body as JSON with Content-Type: application/json'));
       return;
     }
-    parse(req, res, next);
+    parse(req, res, (err?: unknown) => {
+      if (err !== undefined && err !== null) {
+        next(err);
+        return;
+      }
+      try {
+        refuseNul(req.body);
+      } catch (e) {
+        next(e);
+        return;
+      }
+      next();
+    });
   };
+}
+
+/** The 4xx status an error carries (http-errors style), if any. */
+function clientStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
 /** Turns anything thrown into the contract's error shape; never sends a stack to a client. */
@@ -112,6 +133,10 @@ function errorHandler(deps: AppDeps) {
       } else {
         appError = new AppError(400, 'invalid-request', e.message ?? 'the request is not valid');
       }
+    } else if (clientStatus(err) !== undefined) {
+      // http-errors from Express's router or express.static (a 4xx they decided): kept, never a 500.
+      const status = clientStatus(err) as number;
+      appError = new AppError(status, status === 404 ? 'not-found' : status === 405 ? 'method-not-allowed' : 'bad-request', status === 404 ? `no route ${req.method} ${req.path}` : 'the request is not valid');
     } else {
       requestLog(req).error({ err }, 'unhandled error');
       appError = new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
@@ -141,7 +166,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.set('trust proxy', config.trustProxy ? 'loopback' : false);
   const addressOf = clientAddressResolver(config.trustProxy);
 
-  const edge: RequestHandler[] = [observe(deps), hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
+  const edge: RequestHandler[] = [observe(deps), pathGuard, hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
   app.use(...edge);
   const probes = probeRoutes(deps.store, deps.isClosing);
   app.use(probes.router);
@@ -187,11 +212,16 @@ export function createApp(deps: AppDeps): BuiltApp {
         index: false,
         maxAge: '1h',
         setHeaders: (res, file) => {
-          if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+          if (file.endsWith('.html')) {
+            res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+            res.setHeader('Cache-Control', 'no-cache');
+          }
         },
       }),
     );
-    app.get(/^\/(?!api\/|ws\/).*/, (req: Request, res: Response) => {
+    // The app's HTML for its client-side routes; a missing file under /assets/ is a 404 (a script
+    // tag that receives HTML fails in confusing ways), as are /api/ and /ws/ paths.
+    app.get(/^\/(?!api\/|ws\/|assets\/).*/, (req: Request, res: Response) => {
       res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(path.join(rendererDir, 'index.html'));

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import { OWNER, setPrincipal } from '../access/principal.js';
 import { AppError } from './errors.js';
+import { decodeComponent } from './safe-path.js';
 import { makePrivateDir } from '../private-files.js';
 
 export const TOKEN_COOKIE = 'orchestra_token';
@@ -36,7 +37,8 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    // A malformed escape is no credential (decodeURIComponent would throw out of a handshake).
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeComponent(part.slice(eq + 1).trim());
   }
   return undefined;
 }

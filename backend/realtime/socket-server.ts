@@ -11,6 +11,7 @@ import { hostOf, isLoopback, type ClientAddress } from '../http/security.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import { chatBody } from '../http/routes/chat.js';
+import { refuseNul } from '../http/validation.js';
 import {
   METRICS_ROOM,
   conversationRoom,
@@ -54,6 +55,7 @@ function fail(ack: Ack<never> | undefined, err: unknown, log: Logger): void {
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  refuseNul(input, 'payload');
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
