@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import type http from 'node:http';
 import type { Logger } from 'pino';
 import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
@@ -18,13 +17,15 @@ import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
 import { validateRoutes } from './http/routes/validate.js';
 import { resolveToken, tokenMatcher } from './http/auth.js';
-import { closeServer, createHttpServer, listen } from './http/listen.js';
-import { allowedHostNames } from './http/security.js';
+import { closeServer, createHttpServer, listen, type ListenerOptions } from './http/listen.js';
+import { allowedHostNames, clientAddressResolver } from './http/security.js';
+import { loadTls } from './http/tls.js';
 import { createLogger } from './logging/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { cacheObserver, replicationObserver } from './metrics/storage-observers.js';
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
+import { makePrivateDir } from './private-files.js';
 import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
 import { ModelCatalog } from './providers/catalog.js';
 import { attachRedisAdapter } from './realtime/redis-adapter.js';
@@ -51,6 +52,8 @@ export interface RunningServer {
   config: Config;
   logger: Logger;
   logFile: string | undefined;
+  /** TLS_CERT_FILE/TLS_KEY_FILE are set: `url` and `wsUrl` are https:// and cookies carry `Secure`. */
+  tls: boolean;
   /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
@@ -77,7 +80,15 @@ async function step(log: Logger, name: string, timeoutMs: number, fn: () => Prom
  * the desktop host and the tests all start the server through here.
  */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
-  mkdirSync(config.dataDir, { recursive: true });
+  // Read first: a bad certificate or key stops start-up before anything is opened.
+  const tls = loadTls(config);
+  const limits: ListenerOptions = {
+    headersTimeoutMs: config.headersTimeoutMs,
+    requestTimeoutMs: config.requestTimeoutMs,
+    maxConnections: config.maxConnections,
+    tls,
+  };
+  makePrivateDir(config.dataDir);
   registerSecret(config.apiToken);
   registerSecret(config.llmApiKey);
   registerSecret(passwordOf(config.databaseUrl));
@@ -158,6 +169,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       cache: liveCache,
       metrics,
       logger,
+      timeoutMs: config.governanceTimeoutMs,
+      threads: config.governanceThreads,
     });
     const validator: ReplyValidator = {
       prepare: () => validation.warm(),
@@ -191,8 +204,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       rendererDir: options.rendererDir ?? rendererDistDir,
       validateRouter: validateRoutes(validation),
       isClosing: () => closing,
+      tls: tls !== undefined,
     });
-    const httpServer = createHttpServer(app, fast);
+    const httpServer = createHttpServer(app, fast, limits);
     const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');
     let wsServer: http.Server | undefined;
     let wsPort = port;
@@ -201,7 +215,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       wsServer = createHttpServer((_req: http.IncomingMessage, res: http.ServerResponse) => {
         res.writeHead(404, { 'Content-Type': 'application/json' });
         res.end(JSON.stringify({ error: { code: 'not-found', message: 'this port only serves Socket.IO at /ws' } }));
-      });
+      }, undefined, limits);
       try {
         wsPort = await listen(wsServer, config.websocketPort, config.host, 'Socket.IO');
       } catch (err) {
@@ -215,6 +229,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tokenMatches,
       allowedHosts: allowedHostNames(config.host, config.allowedHosts),
       corsOrigins: config.corsOrigins,
+      clientAddress: clientAddressResolver(config.trustProxy),
       logger,
       metrics,
       snapshotter,
@@ -229,8 +244,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     websocketClients = () => realtime.clients;
 
     const displayHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
-    const url = `http://${displayHost}:${port}`;
-    const wsUrl = `http://${displayHost}:${wsPort}`;
+    const scheme = tls !== undefined ? 'https' : 'http';
+    const url = `${scheme}://${displayHost}:${port}`;
+    const wsUrl = `${scheme}://${displayHost}:${wsPort}`;
     logger.info({ url, wsUrl, config: describeConfig(config), version: packageVersion }, 'orchestra is ready');
 
     let closed: Promise<void> | undefined;
@@ -263,7 +279,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closed;
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders);
-    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, reconfigure: (next) => live.apply(next), close };
+    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, tls: tls !== undefined, reconfigure: (next) => live.apply(next), close };
   } catch (err) {
     cleanups.push(
       { name: 'providers', run: async () => providers?.close() },

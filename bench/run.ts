@@ -2,6 +2,7 @@ import { cacheBench } from './cache.js';
 import { chatStreaming } from './chat-stream.js';
 import { footprint } from './footprint.js';
 import { governanceBench } from './governance.js';
+import { governanceHealthzBench } from './governance-healthz.js';
 import { httpThroughput } from './http-throughput.js';
 import { postgresBench } from './postgres.js';
 
@@ -15,6 +16,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['chat', () => chatStreaming()],
   ['footprint', () => footprint()],
   ['governance', () => governanceBench()],
+  ['governance-healthz', () => governanceHealthzBench()],
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
 ];

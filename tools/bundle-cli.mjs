@@ -1,5 +1,7 @@
 // Bundles the compiled CLI (dist/backend/cli/main.js) into one CommonJS file,
-// dist/backend/orchestra.cjs, which bin/orchestra.js loads.
+// dist/backend/orchestra.cjs, which bin/orchestra.js loads, and the governance worker
+// (dist/backend/governance/worker.js) into dist/backend/governance-worker.cjs beside it: worker
+// threads start from a file of their own, which the pool in the bundle finds next to itself.
 //
 // Why: loading the server as ~600 separate ES modules spends most of its start-up time in Node's
 // module loader (resolving, stat-ing and reading files, linking the module graph), not in our
@@ -47,9 +49,7 @@ const choosePackages = {
   },
 };
 
-const result = await build({
-  entryPoints: [entry],
-  outfile,
+const options = {
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -67,8 +67,15 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
   plugins: [choosePackages],
-});
+};
 
-writeFileSync(`${outfile}.meta.json`, JSON.stringify(result.metafile));
-const bytes = result.metafile.outputs[path.relative(process.cwd(), outfile)]?.bytes;
-process.stdout.write(`bundled ${path.relative(root, outfile)}${bytes !== undefined ? ` (${(bytes / 1024 / 1024).toFixed(1)} MiB)` : ''}\n`);
+const bundles = [
+  [entry, outfile],
+  [path.join(root, 'dist', 'backend', 'governance', 'worker.js'), path.join(root, 'dist', 'backend', 'governance-worker.cjs')],
+];
+for (const [from, to] of bundles) {
+  const result = await build({ ...options, entryPoints: [from], outfile: to });
+  writeFileSync(`${to}.meta.json`, JSON.stringify(result.metafile));
+  const bytes = result.metafile.outputs[path.relative(process.cwd(), to)]?.bytes;
+  process.stdout.write(`bundled ${path.relative(root, to)}${bytes !== undefined ? ` (${(bytes / 1024 / 1024).toFixed(1)} MiB)` : ''}\n`);
+}

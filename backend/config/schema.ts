@@ -60,6 +60,14 @@ export const fields = {
   dbConnectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', doc: 'PostgreSQL connect timeout, ms', schema: positiveInt, defaultDoc: '2000' },
   dbBreakerTimeoutMs: { env: 'DB_BREAKER_TIMEOUT_MS', doc: 'time limit of one PostgreSQL call through its breaker, ms (above the query and connect timeouts)', schema: positiveInt, defaultDoc: 'DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500' },
   dbPullIntervalMs: { env: 'DB_PULL_INTERVAL_MS', doc: 'how often rows written by other instances are pulled from PostgreSQL, ms', schema: positiveInt, defaultDoc: '5000' },
+  governanceTimeoutMs: { env: 'GOVERNANCE_TIMEOUT_MS', doc: 'time limit of one validation, ms; past it the verdict is `error` with a `governance-timeout` finding', schema: positiveInt, defaultDoc: '10000' },
+  governanceThreads: { env: 'GOVERNANCE_THREADS', doc: 'most worker threads validating code', schema: positiveInt, defaultDoc: 'cores - 1 (1 to 4)' },
+  headersTimeoutMs: { env: 'HEADERS_TIMEOUT_MS', doc: 'a connection must send complete request headers within this, ms (slow-header attacks)', schema: positiveInt, defaultDoc: '10000' },
+  requestTimeoutMs: { env: 'REQUEST_TIMEOUT_MS', doc: 'a request body must arrive within this, ms (responses such as SSE streams are not limited)', schema: positiveInt, defaultDoc: '30000' },
+  maxConnections: { env: 'MAX_CONNECTIONS', doc: 'most open connections per listener; more are refused', schema: positiveInt, defaultDoc: '2048' },
+  tlsCertFile: { env: 'TLS_CERT_FILE', doc: 'PEM certificate (chain); with TLS_KEY_FILE the server speaks HTTPS and WSS', schema: z.string().min(1), defaultDoc: 'none (plain HTTP)' },
+  tlsKeyFile: { env: 'TLS_KEY_FILE', doc: 'PEM private key for TLS_CERT_FILE', schema: z.string().min(1), defaultDoc: 'none' },
+  trustProxy: { env: 'TRUST_PROXY', doc: 'take the client address from X-Forwarded-For (only behind your own reverse proxy)', schema: bool, defaultDoc: 'false' },
 } satisfies Record<string, FieldSpec>;
 
 export type ConfigKey = keyof typeof fields;
@@ -97,6 +105,15 @@ export interface Config {
   /** Undefined means DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500. */
   dbBreakerTimeoutMs: number | undefined;
   dbPullIntervalMs: number;
+  governanceTimeoutMs: number;
+  /** Undefined picks from the core count. */
+  governanceThreads: number | undefined;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  maxConnections: number;
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  trustProxy: boolean;
 }
 
 export const defaults = {
@@ -123,4 +140,9 @@ export const defaults = {
   dbQueryTimeoutMs: 2000,
   dbConnectTimeoutMs: 2000,
   dbPullIntervalMs: 5000,
+  governanceTimeoutMs: 10_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 2048,
+  trustProxy: false,
 } satisfies Partial<Config>;

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'too-many-chats',
   // Resources
   'not-found',
+  'method-not-allowed',
   'not-streaming',
   'not-implemented',
   'setting-locked',

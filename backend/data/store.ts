@@ -38,7 +38,7 @@ export interface ValidationRecord {
   id: string;
   messageId: string | null;
   source: 'api' | 'chat' | 'cli';
-  verdict: 'pass' | 'fail';
+  verdict: 'pass' | 'fail' | 'error';
   errors: number;
   warnings: number;
   notes: number;

@@ -18,7 +18,7 @@ import { formatText } from './format-text.js';
 import { GitError, repoRoot, stagedBlobs, stagedPaths } from './git.js';
 import { installHook, uninstallHook } from './hooks.js';
 import { isSupportedPath } from './languages.js';
-import { createGovernance } from './service.js';
+import { createGovernancePool } from './pool.js';
 import type { SourceFile } from './types.js';
 
 export interface CliIo {
@@ -34,7 +34,8 @@ Validates files (directories are walked) against the governance rules.
   --staged         validate the staged version of staged files (what the commit will contain)
   --format, -f     text (default), json or sarif
   --config, -c     rules file (default: $GOVERNANCE_CONFIG, ./governance/config.yaml, built-in pack)
-Exit status: 0 pass, 1 fail, 2 usage or configuration error.
+Exit status: 0 pass, 1 fail, 2 usage or configuration error, or a validation that ran out of time
+(GOVERNANCE_TIMEOUT_MS, off unless set).
 `;
 
 const HOOKS_USAGE = `Usage: orchestra hooks install [--force]
@@ -78,13 +79,17 @@ export async function runValidateCli(argv: string[], io: CliIo): Promise<number>
     const { base, files, skipped } = values.staged ? await stagedSources(io.cwd, positionals) : await workingTreeSources(io.cwd, positionals);
     for (const note of skipped) io.stderr.write(`orchestra validate: skipped ${note}\n`);
     const configPath = values.config ?? (io.env.GOVERNANCE_CONFIG || undefined);
-    const gov = await createGovernance({ cwd: base, lazy: true, ...(configPath ? { configPath: path.resolve(io.cwd, configPath) } : {}) });
+    const timeoutMs = cliTimeout(io.env.GOVERNANCE_TIMEOUT_MS);
+    if (timeoutMs === undefined) return usageError(io, `GOVERNANCE_TIMEOUT_MS must be a whole number of milliseconds, got "${io.env.GOVERNANCE_TIMEOUT_MS}"`, VALIDATE_USAGE);
+    // The same worker pool as the server, with one thread: a commit's files are validated in one
+    // task, and a second thread would only add its start-up to the run.
+    const gov = await createGovernancePool({ cwd: base, lazy: true, threads: 1, timeoutMs, ...(configPath ? { configPath: path.resolve(io.cwd, configPath) } : {}) });
     try {
       const report = await gov.validate(files);
       if (format === 'text') io.stdout.write(formatText(report));
       else if (format === 'json') io.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       else io.stdout.write(`${JSON.stringify(gov.toSarif(report), null, 2)}\n`);
-      return report.verdict === 'pass' ? 0 : 1;
+      return report.verdict === 'pass' ? 0 : report.verdict === 'fail' ? 1 : 2;
     } finally {
       await gov.close();
     }
@@ -95,6 +100,16 @@ export async function runValidateCli(argv: string[], io: CliIo): Promise<number>
     }
     throw err;
   }
+}
+
+/**
+ * The CLI's time limit: GOVERNANCE_TIMEOUT_MS when set (0 turns it off), else none — a person at a
+ * terminal or a commit hook waits for the verdict; a server cannot. Undefined means unreadable.
+ */
+function cliTimeout(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return 0;
+  const n = Number(raw);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
 /** Staged blobs of staged files (optionally only under `filters`), paths relative to the repo root. */

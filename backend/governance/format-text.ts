@@ -8,7 +8,7 @@ export function formatText(report: ValidationReport): string {
   const lines = report.findings.map((f) => `${f.path}:${f.line}:${f.column} ${f.severity} ${f.ruleId} ${f.message}`);
   const { files, errors, warnings, notes, suppressed, failedClauses } = report.summary;
   const problems = errors + warnings + notes;
-  const verdict = report.verdict === 'pass' ? 'PASS' : `FAIL (${failedClauses.join(', ')})`;
+  const verdict = report.verdict === 'pass' ? 'PASS' : report.verdict === 'error' ? 'ERROR (not every file could be checked)' : `FAIL (${failedClauses.join(', ')})`;
   lines.push(
     `${verdict}: ${plural(problems, 'problem')} (${plural(errors, 'error')}, ${plural(warnings, 'warning')}, ${plural(notes, 'note')}), ` +
       `${suppressed} suppressed, in ${plural(files, 'file')} [${Math.round(report.durationMs)} ms]`,

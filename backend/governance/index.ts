@@ -13,6 +13,7 @@ export type {
 } from './types.js';
 export type { LanguageId } from './languages.js';
 export { createGovernance, type CreateGovernanceOptions } from './service.js';
+export { createGovernancePool, defaultGovernanceThreads, GOVERNANCE_TIMEOUT_RULE, type GovernancePoolOptions } from './pool.js';
 export { GovernanceConfigError } from './errors.js';
 export { extractCodeBlocks, type CodeBlock } from './fences.js';
 export { validateReply, replyBlockPath } from './reply.js';

@@ -24,6 +24,7 @@ import { engineVersions } from './package-info.js';
 import { Policy } from './policy.js';
 import { RuleBook } from './rule-book.js';
 import { buildSarif } from './sarif.js';
+import { displayPath } from './display-path.js';
 import { SUPPRESSION_RULES, SUPPRESSION_RULE_ID, applySuppressions, findSuppressions } from './suppressions.js';
 import type { Finding, Governance, RuleDescriptor, SourceFile, ValidateOptions, ValidationCache, ValidationReport } from './types.js';
 import type { Manifest } from './engines/manifests.js';
@@ -42,6 +43,8 @@ export interface CreateGovernanceOptions {
    */
   lazy?: boolean;
 }
+
+export { displayPath } from './display-path.js';
 
 export async function createGovernance(opts: CreateGovernanceOptions): Promise<Governance> {
   const cwd = path.resolve(opts.cwd);
@@ -206,16 +209,6 @@ class GovernanceService implements Governance {
     this.closed = true;
     return Promise.resolve();
   }
-}
-
-/** Paths as shown in findings and matched by policy globs: cwd-relative with forward slashes. */
-export function displayPath(filePath: string, cwd: string): string {
-  let shown = filePath;
-  if (path.isAbsolute(filePath)) {
-    const rel = path.relative(cwd, filePath);
-    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) shown = rel;
-  }
-  return shown.replace(/\\/g, '/').replace(/^(\.\/)+/, '');
 }
 
 function compareFindings(a: Finding, b: Finding): number {

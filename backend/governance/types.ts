@@ -8,7 +8,8 @@ import type { LanguageId } from './languages.js';
 
 export type Severity = 'error' | 'warning' | 'note';
 
-export type EngineId = 'structural' | 'secrets' | 'syntax' | 'lint' | 'dependencies';
+/** `governance` reports on the run itself (a validation that ran out of time), not on the code. */
+export type EngineId = 'structural' | 'secrets' | 'syntax' | 'lint' | 'dependencies' | 'governance';
 
 export interface Finding {
   ruleId: string;
@@ -39,7 +40,8 @@ export interface ValidationSummary {
 }
 
 export interface ValidationReport {
-  verdict: 'pass' | 'fail';
+  /** `error`: the code could not be judged (for example the validation ran out of time). */
+  verdict: 'pass' | 'fail' | 'error';
   summary: ValidationSummary;
   findings: Finding[];
   durationMs: number;

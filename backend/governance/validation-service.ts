@@ -14,12 +14,17 @@ export interface ValidationServiceOptions {
   cache: Cache;
   metrics: Metrics;
   logger: Logger;
+  /** GOVERNANCE_TIMEOUT_MS: time limit of one validation, ms. */
+  timeoutMs: number;
+  /** GOVERNANCE_THREADS: most worker threads; undefined picks from the core count. */
+  threads?: number | undefined;
 }
 
 /**
- * Governance as the server uses it: the engines load once, on first use (they are heavy, and most
- * starts never validate anything); results are cached by content and rule hash in the shared
- * cache; every verdict is counted in Prometheus and recorded in the validations audit table.
+ * Governance as the server uses it: the engines load once per worker thread of the pool, on first
+ * use (they are heavy, and most starts never validate anything), and run off the event loop with a
+ * time limit; results are cached by content and rule hash in the shared cache; every verdict is
+ * counted in Prometheus and recorded in the validations audit table.
  */
 export class ValidationService {
   private governance: Promise<Governance> | undefined;
@@ -41,10 +46,20 @@ export class ValidationService {
         set: (key, value) => cache.set(cacheKey('validation', key), value),
       };
       const started = performance.now();
-      // Imported here, not at the top: the engines (ESLint, ast-grep, secretlint) would otherwise
-      // be loaded by every start, and add to start-up time and idle memory.
-      this.governance = import('./service.js')
-        .then(({ createGovernance }) => createGovernance({ configPath: this.options.configPath, cwd: this.options.cwd, cache: results }))
+      const { configPath, cwd, timeoutMs, threads, logger } = this.options;
+      // Imported here, not at the top: the pool and its workers would otherwise start with every
+      // server, adding to start-up time and idle memory.
+      this.governance = import('./pool.js')
+        .then(({ createGovernancePool }) =>
+          createGovernancePool({
+            cwd,
+            cache: results,
+            timeoutMs,
+            ...(configPath !== undefined ? { configPath } : {}),
+            ...(threads !== undefined ? { threads } : {}),
+            onError: (err) => logger.error({ err: err.message }, 'a governance worker failed'),
+          }),
+        )
         .then((g) => {
         this.options.logger.info({ ms: Math.round(performance.now() - started), config: g.configPath, rules: g.rules().length }, 'governance engines loaded');
         return g;

@@ -15,13 +15,15 @@ import { pairingRoute, presentedToken, requireToken } from './auth.js';
 import { DomainError } from '../errors.js';
 import { AppError, errorBody, httpStatusOf } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
+import { pathGuard } from './safe-path.js';
+import { refuseNul } from './validation.js';
 import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
-import { CONTENT_SECURITY_POLICY, allowedHostNames, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
+import { CONTENT_SECURITY_POLICY, allowedHostNames, clientAddressResolver, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
 
 export interface AppDeps {
   config: Config;
@@ -41,6 +43,8 @@ export interface AppDeps {
   validateRouter?: express.Router;
   rendererDir?: string;
   isClosing: () => boolean;
+  /** The server speaks TLS: cookies it sets carry `Secure`. */
+  tls?: boolean;
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -89,8 +93,27 @@ function jsonBodyParser(limit: number) {
       next(new AppError(415, 'unsupported-media-type', 'send the request body as JSON with Content-Type: application/json'));
       return;
     }
-    parse(req, res, next);
+    parse(req, res, (err?: unknown) => {
+      if (err !== undefined && err !== null) {
+        next(err);
+        return;
+      }
+      try {
+        refuseNul(req.body);
+      } catch (e) {
+        next(e);
+        return;
+      }
+      next();
+    });
   };
+}
+
+/** The 4xx status an error carries (http-errors style), if any. */
+function clientStatus(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const status = (err as { status?: unknown; statusCode?: unknown }).status ?? (err as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
 /** Turns anything thrown into the contract's error shape; never sends a stack to a client. */
@@ -111,6 +134,10 @@ function errorHandler(deps: AppDeps) {
       } else {
         appError = new AppError(400, 'invalid-request', e.message ?? 'the request is not valid');
       }
+    } else if (clientStatus(err) !== undefined) {
+      // http-errors from Express's router or express.static (a 4xx they decided): kept, never a 500.
+      const status = clientStatus(err) as number;
+      appError = new AppError(status, status === 404 ? 'not-found' : status === 405 ? 'method-not-allowed' : 'bad-request', status === 404 ? `no route ${req.method} ${req.path}` : 'the request is not valid');
     } else {
       requestLog(req).error({ err }, 'unhandled error');
       appError = new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
@@ -135,10 +162,12 @@ export function createApp(deps: AppDeps): BuiltApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Proxies are not trusted: the socket address decides who is local.
-  app.set('trust proxy', false);
+  // Without TRUST_PROXY the socket address decides who is local. With it, a loopback proxy's
+  // X-Forwarded-For does (req.ip, rate limits, /metrics), exactly as clientAddressResolver reads it.
+  app.set('trust proxy', config.trustProxy ? 'loopback' : false);
+  const addressOf = clientAddressResolver(config.trustProxy);
 
-  const edge: RequestHandler[] = [observe(deps), hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
+  const edge: RequestHandler[] = [observe(deps), pathGuard, hostGuard(allowedHostNames(config.host, config.allowedHosts)), securityHeaders];
   app.use(...edge);
   const probes = probeRoutes(deps.store, deps.isClosing);
   app.use(probes.router);
@@ -147,16 +176,17 @@ export function createApp(deps: AppDeps): BuiltApp {
   const prometheus = prometheusRoute(deps.metrics);
   app.get('/metrics', (req: Request, res: Response, next: NextFunction) => {
     // Open to a local scraper; a remote one must present the token like any API client.
-    if (isLoopback(req.socket.remoteAddress) || deps.tokenMatches(presentedToken(req.headers))) {
+    if (isLoopback(addressOf(req)) || deps.tokenMatches(presentedToken(req.headers))) {
       prometheus(req, res).catch(next);
       return;
     }
     tokenGuard(req, res, next);
   });
-  app.get('/pair', pairingRoute(deps.tokenMatches, () => false));
+  const secure = deps.tls === true;
+  app.get('/pair', pairingRoute(deps.tokenMatches, () => secure));
 
   const api = express.Router();
-  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute), tokenGuard];
+  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute, addressOf), tokenGuard];
   api.use(...apiGuards);
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
@@ -183,11 +213,16 @@ export function createApp(deps: AppDeps): BuiltApp {
         index: false,
         maxAge: '1h',
         setHeaders: (res, file) => {
-          if (file.endsWith('.html')) res.setHeader('Cache-Control', 'no-cache');
+          if (file.endsWith('.html')) {
+            res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
+            res.setHeader('Cache-Control', 'no-cache');
+          }
         },
       }),
     );
-    app.get(/^\/(?!api\/|ws\/).*/, (req: Request, res: Response) => {
+    // The app's HTML for its client-side routes; a missing file under /assets/ is a 404 (a script
+    // tag that receives HTML fails in confusing ways), as are /api/ and /ws/ paths.
+    app.get(/^\/(?!api\/|ws\/|assets\/).*/, (req: Request, res: Response) => {
       res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(path.join(rendererDir, 'index.html'));

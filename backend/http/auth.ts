@@ -1,9 +1,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import { OWNER, setPrincipal } from '../access/principal.js';
 import { AppError } from './errors.js';
+import { decodeComponent } from './safe-path.js';
+import { makePrivateDir } from '../private-files.js';
 
 export const TOKEN_COOKIE = 'orchestra_token';
 
@@ -16,11 +18,15 @@ export function resolveToken(configured: string | undefined, dataDir: string): s
   const file = path.join(dataDir, 'api-token');
   try {
     const existing = readFileSync(file, 'utf8').trim();
-    if (existing.length >= 16) return existing;
+    if (existing.length >= 16) {
+      // A token file written by an older version (or copied in) may be readable by others.
+      chmodSync(file, 0o600);
+      return existing;
+    }
   } catch {
     // first start: generate below
   }
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   const token = randomBytes(32).toString('base64url');
   writeFileSync(file, `${token}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);
@@ -31,7 +37,8 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   if (header === undefined) return undefined;
   for (const part of header.split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+    // A malformed escape is no credential (decodeURIComponent would throw out of a handshake).
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeComponent(part.slice(eq + 1).trim());
   }
   return undefined;
 }

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Express } from 'express';
 
@@ -37,6 +38,51 @@ function expressClasses(app: Express): ExpressClasses {
   return classes;
 }
 
+/** Limits every listener applies, against slow-header (slowloris) and connection-flood attacks. */
+export interface ListenerOptions {
+  /** Complete request headers must arrive within this, ms (HEADERS_TIMEOUT_MS). */
+  headersTimeoutMs: number;
+  /**
+   * The whole request (headers and body) must arrive within this, ms (REQUEST_TIMEOUT_MS). Node
+   * stops timing a request once it has been received, so long responses (SSE) are not limited.
+   */
+  requestTimeoutMs: number;
+  /** Connections beyond this are closed as they arrive (MAX_CONNECTIONS). */
+  maxConnections: number;
+  /** PEM certificate and key: the listener speaks HTTPS (and WSS). */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+}
+
+/**
+ * Node looks for expired headers and requests only every `connectionsCheckingInterval` (30 s by
+ * default), which would let a slow client hold its socket up to 30 s past HEADERS_TIMEOUT_MS.
+ */
+export function checkingIntervalMs(headersTimeoutMs: number): number {
+  return Math.max(50, Math.min(1000, Math.floor(headersTimeoutMs / 4)));
+}
+
+function serverOptions(limits: ListenerOptions | undefined): http.ServerOptions & https.ServerOptions {
+  if (limits === undefined) return { requestTimeout: 0 };
+  return {
+    headersTimeout: limits.headersTimeoutMs,
+    // Node refuses a request timeout shorter than the headers timeout.
+    requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+    connectionsCheckingInterval: checkingIntervalMs(limits.headersTimeoutMs),
+    ...(limits.tls ? { cert: limits.tls.cert, key: limits.tls.key } : {}),
+  };
+}
+
+/**
+ * A plain or TLS server with the listener limits. An https.Server has every member of an
+ * http.Server that this code and Socket.IO use (listen, close, closeAllConnections, the request
+ * and upgrade events), so both are handed around as http.Server.
+ */
+function makeServer(options: http.ServerOptions & https.ServerOptions, handler: http.RequestListener, limits: ListenerOptions | undefined): http.Server {
+  const server = limits?.tls ? (https.createServer(options, handler) as unknown as http.Server) : http.createServer(options, handler);
+  if (limits !== undefined) server.maxConnections = limits.maxConnections;
+  return server;
+}
+
 /**
  * An HTTP server whose request and response objects are born with Express's prototypes.
  * Express re-parents every req/res with Object.setPrototypeOf; when the prototype is already the
@@ -46,20 +92,22 @@ function expressClasses(app: Express): ExpressClasses {
 export function createHttpServer(
   app: Express | ((req: http.IncomingMessage, res: http.ServerResponse) => void),
   fast?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+  limits?: ListenerOptions,
 ): http.Server {
   const appHandler = app as unknown as http.RequestListener;
   const handler: http.RequestListener = fast ? (req, res) => void (fast(req, res) || appHandler(req, res)) : appHandler;
   const expressApp = app as Partial<Express>;
-  if (expressApp.request === undefined || expressApp.response === undefined) return http.createServer(handler);
+  if (expressApp.request === undefined || expressApp.response === undefined) return makeServer(serverOptions(limits), handler, limits);
   const { Request, Response } = expressClasses(app as Express);
-  return http.createServer(
+  return makeServer(
     {
       IncomingMessage: Request as typeof http.IncomingMessage,
       ServerResponse: Response as unknown as typeof http.ServerResponse,
       keepAliveTimeout: 5000,
-      requestTimeout: 0,
+      ...serverOptions(limits),
     },
     handler,
+    limits,
   );
 }
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
 import { AppError } from './errors.js';
@@ -6,6 +7,33 @@ import { AppError } from './errors.js';
 export function isLoopback(address: string | undefined): boolean {
   if (address === undefined) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** Who a request comes from, as rate limits and "is local" decisions should see it. */
+export type ClientAddress = (req: Pick<IncomingMessage, 'socket' | 'headers'>) => string | undefined;
+
+/**
+ * The client address. Without TRUST_PROXY it is the socket's peer. With it, a request that arrives
+ * from a loopback proxy is attributed to the address that proxy recorded in X-Forwarded-For: the
+ * right-most entry that is not itself loopback (entries further left were written by the client
+ * and prove nothing). Only loopback peers are trusted to set the header, so a remote client cannot
+ * claim to be local by sending it. Mirrors Express's `trust proxy = loopback`.
+ */
+export function clientAddressResolver(trustProxy: boolean): ClientAddress {
+  if (!trustProxy) return (req) => req.socket.remoteAddress;
+  return (req) => {
+    const peer = req.socket.remoteAddress;
+    if (!isLoopback(peer)) return peer;
+    const header = req.headers['x-forwarded-for'];
+    const raw = Array.isArray(header) ? header.join(',') : header;
+    if (raw === undefined) return peer;
+    const hops = raw.split(',').map((h) => h.trim()).filter((h) => h.length > 0);
+    for (let i = hops.length - 1; i >= 0; i--) {
+      const hop = hops[i] as string;
+      if (!isLoopback(hop)) return hop;
+    }
+    return hops[0] ?? peer;
+  };
 }
 
 const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]', '::1'];
@@ -53,16 +81,18 @@ export function hostGuard(allowed: Set<string>) {
   };
 }
 
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+/** Sent on every response: the CSP too, so no HTML page (app, static file or error page) goes without it. */
 const SECURITY_HEADERS: Array<[string, string]> = [
+  ['Content-Security-Policy', CONTENT_SECURITY_POLICY],
   ['X-Content-Type-Options', 'nosniff'],
   ['X-Frame-Options', 'DENY'],
   ['Referrer-Policy', 'no-referrer'],
   ['Cross-Origin-Opener-Policy', 'same-origin'],
   ['Cross-Origin-Resource-Policy', 'same-origin'],
 ];
-
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
 
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
   for (const [k, v] of SECURITY_HEADERS) res.setHeader(k, v);
@@ -100,11 +130,11 @@ export function cors(origins: string[]) {
  * A fixed-window limit per remote address. Loopback clients (the desktop UI, local scripts) are
  * never limited; remote frontends are.
  */
-export function rateLimit(perMinute: number) {
+export function rateLimit(perMinute: number, addressOf: ClientAddress = (req) => req.socket.remoteAddress) {
   const windows = new Map<string, { start: number; count: number }>();
   let lastSweep = Date.now();
   return (req: Request, res: Response, next: NextFunction): void => {
-    const address = req.socket.remoteAddress;
+    const address = addressOf(req);
     if (isLoopback(address) || address === undefined) {
       next();
       return;

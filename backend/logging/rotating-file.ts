@@ -1,6 +1,7 @@
-import { mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
+import { makePrivateDir, makePrivateFile, restrictIfPresent } from '../private-files.js';
 
 /**
  * A size-rotated log file: backend.log is always the current file, older ones are backend.log.1
@@ -20,15 +21,23 @@ export interface RotatingFile {
 }
 
 export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions): RotatingFile {
-  mkdirSync(path.dirname(file), { recursive: true });
+  // Logs hold request paths, model names and errors: the directory is 0700, every file 0600.
+  makePrivateDir(path.dirname(file));
+  makePrivateFile(file);
   let size = 0;
   try {
     size = statSync(file).size;
   } catch {
     size = 0;
   }
-  const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096 });
+  const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096, mode: 0o600 });
   let closed = false;
+  // The file opens asynchronously; until then lines are buffered and rotation (which flushes
+  // synchronously) waits for the next write after it opened.
+  let ready = false;
+  dest.once('ready', () => {
+    ready = true;
+  });
 
   const rotate = (): void => {
     rmSync(`${file}.${keep}`, { force: true });
@@ -41,6 +50,8 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
     }
     dest.flushSync();
     renameSync(file, `${file}.1`);
+    restrictIfPresent(`${file}.1`);
+    makePrivateFile(file);
     dest.reopen();
     size = 0;
   };
@@ -50,7 +61,7 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
       if (closed) return;
       dest.write(line);
       size += Buffer.byteLength(line);
-      if (size >= maxBytes) rotate();
+      if (size >= maxBytes && ready) rotate();
     },
     flush: () =>
       new Promise<void>((resolve) => {

@@ -6,9 +6,10 @@ import type { Broadcaster } from '../chat/broadcaster.js';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
 import { presentedToken } from '../http/auth.js';
-import { hostOf, isLoopback } from '../http/security.js';
+import { hostOf, isLoopback, type ClientAddress } from '../http/security.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
+import { refuseNul } from '../http/validation.js';
 import {
   chatRequestSchema,
   errorBody,
@@ -34,6 +35,8 @@ export interface RealtimeDeps {
   metrics: Metrics;
   snapshotter: MetricsSnapshotter;
   metricsIntervalMs?: number;
+  /** The client address behind a trusted proxy (TRUST_PROXY); the socket peer otherwise. */
+  clientAddress?: ClientAddress;
 }
 
 const sendSchema = chatRequestSchema.omit({ stream: true });
@@ -52,6 +55,7 @@ function fail(ack: Ack<never> | undefined, err: unknown, log: Logger): void {
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+  refuseNul(input, 'payload');
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -90,7 +94,7 @@ export class Realtime implements Broadcaster {
         next(err);
         return;
       }
-      socket.data.remote = !isLoopback(socket.handshake.address);
+      socket.data.remote = !isLoopback(deps.clientAddress ? deps.clientAddress(socket.request) : socket.handshake.address);
       next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));

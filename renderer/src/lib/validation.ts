@@ -16,7 +16,7 @@ export interface FindingView {
 export type ValidationView =
   | { kind: 'none' }
   | { kind: 'unreadable' }
-  | { kind: 'report'; verdict: 'pass' | 'fail'; errors: number; warnings: number; notes: number; findings: FindingView[] };
+  | { kind: 'report'; verdict: 'pass' | 'fail' | 'error'; errors: number; warnings: number; notes: number; findings: FindingView[] };
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? Math.floor(v) : undefined);
@@ -38,7 +38,7 @@ const SEVERITY_ORDER: Record<Severity, number> = { error: 0, warning: 1, note: 2
 
 export function readValidation(value: unknown): ValidationView {
   if (value === null || value === undefined) return { kind: 'none' };
-  if (!isRecord(value) || (value.verdict !== 'pass' && value.verdict !== 'fail')) return { kind: 'unreadable' };
+  if (!isRecord(value) || (value.verdict !== 'pass' && value.verdict !== 'fail' && value.verdict !== 'error')) return { kind: 'unreadable' };
   const findings = (Array.isArray(value.findings) ? value.findings : [])
     .map(readFinding)
     .filter((f): f is FindingView => f !== undefined)
@@ -60,6 +60,6 @@ export function validationHeadline(view: Extract<ValidationView, { kind: 'report
   if (view.errors > 0) parts.push(`${view.errors} error${view.errors === 1 ? '' : 's'}`);
   if (view.warnings > 0) parts.push(`${view.warnings} warning${view.warnings === 1 ? '' : 's'}`);
   if (view.notes > 0) parts.push(`${view.notes} note${view.notes === 1 ? '' : 's'}`);
-  const verdict = view.verdict === 'pass' ? 'Code checks passed' : 'Code checks failed';
+  const verdict = view.verdict === 'pass' ? 'Code checks passed' : view.verdict === 'error' ? 'Code checks could not finish' : 'Code checks failed';
   return parts.length > 0 ? `${verdict} · ${parts.join(', ')}` : verdict;
 }
