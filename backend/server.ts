@@ -17,7 +17,12 @@ import type { Store } from './data/store.js';
 import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
 import { validateRoutes } from './http/routes/validate.js';
-import { resolveToken, tokenMatcher } from './http/auth.js';
+import { AccessService } from './access/access-service.js';
+import { ChatLimits } from './access/chat-limits.js';
+import { Lockout } from './access/lockout.js';
+import { originChecker } from './access/origins.js';
+import { MinuteWindows } from './access/windows.js';
+import { resolveToken } from './access/owner-token.js';
 import { closeServer, createHttpServer, listen } from './http/listen.js';
 import { allowedHostNames } from './http/security.js';
 import { createLogger } from './logging/logger.js';
@@ -38,6 +43,8 @@ export interface StartOptions {
   probeTargets?: string[];
   rendererDir?: string;
   metricsIntervalMs?: number;
+  /** The access concern's clock (pairing-code expiry, lock-out windows); tests move it. */
+  now?: () => number;
 }
 
 export interface RunningServer {
@@ -50,6 +57,8 @@ export interface RunningServer {
   config: Config;
   logger: Logger;
   logFile: string | undefined;
+  /** A fresh one-time pairing link (`…/pair?code=…`, valid 10 minutes) for the banner and the desktop window. */
+  pairingLink(): Promise<{ url: string; expiresAt: string }>;
   /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
@@ -90,7 +99,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = logging.logger;
   const token = resolveToken(config.apiToken, config.dataDir);
   registerSecret(token);
-  const tokenMatches = tokenMatcher(token);
 
   const metrics = createMetrics();
   const breakers = new BreakerRegistry();
@@ -112,6 +120,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       onReplicated: (ids) => onReplicated(ids),
     });
     const liveStore = store;
+    const now = options.now ?? Date.now;
+    const access = new AccessService({ ownerToken: token, store: liveStore.credentials, logger, now });
+    const lockout = new Lockout(now);
+    const rateWindows = new MinuteWindows(now);
+    const chatLimits = new ChatLimits({ total: config.maxConcurrentChats, perClient: config.maxConcurrentChatsPerClient });
     metrics.dbActiveBackend.set({ backend: store.backend }, 1);
     const interrupted = await store.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
@@ -178,7 +191,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const { app, fast } = createApp({
       config,
       logger,
-      tokenMatches,
+      access: { service: access, lockout, rateWindows, chatLimits },
       store: liveStore,
       chat: liveChat,
       conversations,
@@ -211,7 +224,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const realtime = new Realtime(wsServer ?? httpServer, {
       chat: () => liveChat,
       conversations,
-      tokenMatches,
+      access,
+      lockout,
+      rateWindows,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      chatLimits,
+      originAllowed: originChecker({ listed: config.corsOrigins, ports: [port, wsPort] }),
       allowedHosts: allowedHostNames(config.host, config.allowedHosts),
       corsOrigins: config.corsOrigins,
       logger,
@@ -262,7 +280,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closed;
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders);
-    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, reconfigure: (next) => live.apply(next), close };
+    const pairingLink = async (): Promise<{ url: string; expiresAt: string }> => {
+      const { code, expiresAt } = await access.createPairingCode('admin');
+      return { url: `${url}/pair?code=${encodeURIComponent(code)}`, expiresAt };
+    };
+    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, pairingLink, reconfigure: (next) => live.apply(next), close };
   } catch (err) {
     cleanups.push(
       { name: 'providers', run: async () => providers?.close() },

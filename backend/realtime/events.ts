@@ -1,3 +1,4 @@
+import type { Principal } from '../access/principal.js';
 import type { Message } from '../data/store.js';
 
 /**
@@ -69,6 +70,8 @@ export interface InterServerEvents {}
 
 export interface SocketData {
   remote: boolean;
+  /** Who the handshake's credential speaks for (set by the access check before `connection`). */
+  principal: Principal;
 }
 
 export const conversationRoom = (conversationId: string): string => `conversation:${conversationId}`;
