@@ -71,7 +71,8 @@ describe('Origin on the Socket.IO handshake', () => {
   });
 
   it.each(['websocket', 'polling'] as const)('the server’s own origin, a listed one, and no Origin at all connect (%s)', async (transport) => {
-    for (const headers of [{ Origin: own }, { Origin: 'https://frontend.example' }, {}]) {
+    const variants: Array<Record<string, string>> = [{ Origin: own }, { Origin: 'https://frontend.example' }, {}];
+    for (const headers of variants) {
       const c = t.client(s.server.wsUrl, { transport, token: s.token, headers });
       await connected(c);
       c.disconnect();
