@@ -16,7 +16,12 @@ import type { Store } from './data/store.js';
 import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
 import { validateRoutes } from './http/routes/validate.js';
-import { resolveToken, tokenMatcher } from './http/auth.js';
+import { AccessService } from './access/access-service.js';
+import { ChatLimits } from './access/chat-limits.js';
+import { Lockout } from './access/lockout.js';
+import { originChecker } from './access/origins.js';
+import { MinuteWindows } from './access/windows.js';
+import { resolveToken } from './access/owner-token.js';
 import { closeServer, createHttpServer, listen, type ListenerOptions } from './http/listen.js';
 import { allowedHostNames, clientAddressResolver } from './http/security.js';
 import { loadTls } from './http/tls.js';
@@ -40,6 +45,8 @@ export interface StartOptions {
   probeTargets?: string[];
   rendererDir?: string;
   metricsIntervalMs?: number;
+  /** The access concern's clock (pairing-code expiry, lock-out windows); tests move it. */
+  now?: () => number;
 }
 
 export interface RunningServer {
@@ -54,6 +61,8 @@ export interface RunningServer {
   logFile: string | undefined;
   /** TLS_CERT_FILE/TLS_KEY_FILE are set: `url` and `wsUrl` are https:// and cookies carry `Secure`. */
   tls: boolean;
+  /** A fresh one-time pairing link (`…/pair?code=…`, valid 10 minutes) for the banner and the desktop window. */
+  pairingLink(): Promise<{ url: string; expiresAt: string }>;
   /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
@@ -102,7 +111,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const logger = logging.logger;
   const token = resolveToken(config.apiToken, config.dataDir);
   registerSecret(token);
-  const tokenMatches = tokenMatcher(token);
 
   const metrics = createMetrics();
   const breakers = new BreakerRegistry();
@@ -124,6 +132,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       onReplicated: (ids) => onReplicated(ids),
     });
     const liveStore = store;
+    const now = options.now ?? Date.now;
+    const access = new AccessService({ ownerToken: token, store: liveStore.credentials, logger, now });
+    const lockout = new Lockout(now);
+    const rateWindows = new MinuteWindows(now);
+    const chatLimits = new ChatLimits({ total: config.maxConcurrentChats, perClient: config.maxConcurrentChatsPerClient });
     metrics.dbActiveBackend.set({ backend: store.backend }, 1);
     const interrupted = await store.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
@@ -192,7 +205,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const { app, fast } = createApp({
       config,
       logger,
-      tokenMatches,
+      access: { service: access, lockout, rateWindows, chatLimits },
       store: liveStore,
       chat: liveChat,
       conversations,
@@ -226,7 +239,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const realtime = new Realtime(wsServer ?? httpServer, {
       chat: () => liveChat,
       conversations,
-      tokenMatches,
+      access,
+      lockout,
+      rateWindows,
+      rateLimitPerMinute: config.rateLimitPerMinute,
+      chatLimits,
+      originAllowed: originChecker({ listed: config.corsOrigins, ports: [port, wsPort] }),
       allowedHosts: allowedHostNames(config.host, config.allowedHosts),
       corsOrigins: config.corsOrigins,
       clientAddress: clientAddressResolver(config.trustProxy),
@@ -279,7 +297,24 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closed;
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders);
-    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, tls: tls !== undefined, reconfigure: (next) => live.apply(next), close };
+    const pairingLink = async (): Promise<{ url: string; expiresAt: string }> => {
+      const { code, expiresAt } = await access.createPairingCode('admin');
+      return { url: `${url}/pair?code=${encodeURIComponent(code)}`, expiresAt };
+    };
+    return {
+      url,
+      wsUrl,
+      port,
+      wsPort,
+      token,
+      config,
+      logger,
+      logFile: logging.file,
+      tls: tls !== undefined,
+      pairingLink,
+      reconfigure: (next) => live.apply(next),
+      close,
+    };
   } catch (err) {
     cleanups.push(
       { name: 'providers', run: async () => providers?.close() },

@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-
 /**
  * Who a request or a socket speaks for. Every route and the Socket.IO handshake ask the access
  * concern one question and get this back; the rest of the server only reads it (metrics label
@@ -21,13 +19,15 @@ export const OWNER: Principal = Object.freeze({ kind: 'owner', id: 'owner', name
 
 // Kept on the request under a private symbol, like the request context: no WeakMap on the hot path.
 const PRINCIPAL = Symbol('orchestra.principal');
-type WithPrincipal = IncomingMessage & { [PRINCIPAL]?: Principal };
+// Typed as any object (a request is one) so the renderer, which reads Principal through the
+// Socket.IO event types, needs no Node typings.
+type WithPrincipal = object & { [PRINCIPAL]?: Principal };
 
-export function setPrincipal(req: IncomingMessage, principal: Principal): void {
+export function setPrincipal(req: object, principal: Principal): void {
   (req as WithPrincipal)[PRINCIPAL] = principal;
 }
 
 /** The principal the access guard attached, or undefined before the guard ran (or on open routes). */
-export function principalOf(req: IncomingMessage): Principal | undefined {
+export function principalOf(req: object): Principal | undefined {
   return (req as WithPrincipal)[PRINCIPAL];
 }

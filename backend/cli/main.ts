@@ -11,6 +11,7 @@ Commands:
   validate [paths]   check code against the governance rules (--staged, --format text|json|sarif)
   hooks install      install the git pre-commit hook that runs validate --staged
   breaker            watch every circuit breaker of a running server
+  pair               print a fresh one-time pairing link for the running server
   help               show this help
 
 Run "orchestra <command> --help" for a command's options.`;
@@ -26,6 +27,7 @@ const commands: Record<string, () => Promise<Command>> = {
   validate: async () => (await import('../governance/cli.js')).runValidateCli,
   hooks: async () => (await import('../governance/cli.js')).runHooksCli,
   breaker: () => import('./breaker.js').then((m) => m.runBreakerCli),
+  pair: () => import('./pair.js').then((m) => m.runPairCli),
 };
 
 export function registerCommand(name: string, load: () => Promise<Command>): void {

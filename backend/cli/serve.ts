@@ -72,11 +72,19 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
 
   const exposed = !isLoopbackBind(loaded.config.host);
+  // A one-time code, never the token: the link lands in browser history and terminal scrollback.
+  let pairLine: string;
+  try {
+    const link = await server.pairingLink();
+    pairLine = `  pair a browser:  ${link.url}  (works once, for 10 minutes; \`orchestra pair\` makes another)`;
+  } catch (err) {
+    pairLine = `  pair a browser:  run \`orchestra pair\` (${(err as Error).message})`;
+  }
   io.stderr.write(
     [
-      `Orchestra ${server.url} is ready${exposed ? ` (exposed on ${loaded.config.host}; the token is required)` : ''}`,
-      `  pair a browser:  ${server.url}/pair?token=${encodeURIComponent(server.token)}`,
-      `  API token:       stored in ${loaded.config.apiToken !== undefined ? 'API_TOKEN' : `${loaded.config.dataDir}/api-token`}`,
+      `Orchestra ${server.url} is ready${exposed ? ` (exposed on ${loaded.config.host}; a credential is required)` : ''}`,
+      pairLine,
+      `  API token:       ${loaded.config.apiToken !== undefined ? 'from API_TOKEN' : `stored in ${loaded.config.dataDir}/api-token`}`,
       server.wsUrl !== server.url ? `  Socket.IO:       ${server.wsUrl}/ws` : `  Socket.IO:       ${server.url}/ws`,
       `  logs:            ${server.logFile ?? 'stdout only'}`,
       '',

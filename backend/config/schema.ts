@@ -54,7 +54,9 @@ export const fields = {
   corsOrigins: { env: 'CORS_ORIGINS', doc: 'comma-separated origins allowed to call the API from a browser', schema: list, defaultDoc: 'none (same origin only)' },
   allowedHosts: { env: 'ALLOWED_HOSTS', doc: 'extra Host header values accepted (DNS-rebinding guard)', schema: list, defaultDoc: 'loopback names, plus interface addresses when exposed' },
   bodyLimitBytes: { env: 'BODY_LIMIT_BYTES', doc: 'largest accepted request body, bytes', schema: positiveInt, defaultDoc: '1048576' },
-  rateLimitPerMinute: { env: 'RATE_LIMIT_PER_MINUTE', doc: 'requests per minute per non-loopback client', schema: positiveInt, defaultDoc: '600' },
+  rateLimitPerMinute: { env: 'RATE_LIMIT_PER_MINUTE', doc: 'requests and Socket.IO events per minute per non-loopback client', schema: positiveInt, defaultDoc: '600' },
+  maxConcurrentChats: { env: 'MAX_CONCURRENT_CHATS', doc: 'most replies generated at once on this instance', schema: positiveInt, defaultDoc: '64' },
+  maxConcurrentChatsPerClient: { env: 'MAX_CONCURRENT_CHATS_PER_CLIENT', doc: 'most replies generated at once per credential (the owner token is exempt)', schema: positiveInt, defaultDoc: '8' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', doc: 'time limit for each shutdown step, ms', schema: positiveInt, defaultDoc: '5000' },
   dbQueryTimeoutMs: { env: 'DB_QUERY_TIMEOUT_MS', doc: 'PostgreSQL statement/query timeout, ms (kept below the breaker timeout)', schema: positiveInt, defaultDoc: '2000' },
   dbConnectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', doc: 'PostgreSQL connect timeout, ms', schema: positiveInt, defaultDoc: '2000' },
@@ -99,6 +101,8 @@ export interface Config {
   allowedHosts: string[];
   bodyLimitBytes: number;
   rateLimitPerMinute: number;
+  maxConcurrentChats: number;
+  maxConcurrentChatsPerClient: number;
   shutdownTimeoutMs: number;
   dbQueryTimeoutMs: number;
   dbConnectTimeoutMs: number;
@@ -136,6 +140,8 @@ export const defaults = {
   allowedHosts: [],
   bodyLimitBytes: 1024 * 1024,
   rateLimitPerMinute: 600,
+  maxConcurrentChats: 64,
+  maxConcurrentChatsPerClient: 8,
   shutdownTimeoutMs: 5000,
   dbQueryTimeoutMs: 2000,
   dbConnectTimeoutMs: 2000,

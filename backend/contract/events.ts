@@ -68,7 +68,3 @@ export interface ServerToClientEvents {
 
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no server-to-server events yet
 export interface InterServerEvents {}
-
-export interface SocketData {
-  remote: boolean;
-}

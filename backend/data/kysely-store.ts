@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { invalid } from '../errors.js';
+import { KyselyCredentialStore, type CredentialStore } from './credentials.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -126,11 +127,15 @@ export async function applyMutation(trx: Transaction<Database> | Kysely<Database
 
 /** The dialect-neutral store over a Kysely instance; SQLite and PostgreSQL share it. */
 export class KyselyStore implements Store {
+  readonly credentials: CredentialStore;
+
   constructor(
     readonly db: Kysely<Database>,
     readonly backend: 'sqlite' | 'postgres',
     private readonly observe: QueryObserver = () => {},
-  ) {}
+  ) {
+    this.credentials = new KyselyCredentialStore(db);
+  }
 
   protected async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const start = performance.now();

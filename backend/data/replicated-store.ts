@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Breaker, BreakerEvent, BreakerTransition } from '../breaker/breaker.js';
 import { ConfigError } from '../config/load.js';
 import { applyMutation, decodeCursor, encodeCursor, KyselyStore, toConversation, toMessage, type QueryObserver } from './kysely-store.js';
+import type { CredentialStore } from './credentials.js';
 import { MigrationError } from './migrate.js';
 import { chunks, ID_CHUNK, Outbox, type PendingForConversation } from './outbox.js';
 import { preparePostgres, type PostgresTarget, type RawClient } from './postgres.js';
@@ -101,6 +102,11 @@ export class ReplicatedStore implements Store {
   private readonly outbox: Outbox;
   private readonly replicator: Replicator;
   private readonly log: Logger;
+  /**
+   * Credentials stay in this instance's SQLite replica: they are not replicated, so each
+   * instance sharing PostgreSQL has its own named tokens and sessions (docs/security.md).
+   */
+  readonly credentials: CredentialStore;
   private remote: Remote;
   private pending: number;
   private oldestPendingAt: number | null;
@@ -152,6 +158,7 @@ export class ReplicatedStore implements Store {
     this.log = o.logger.child({ component: 'store' });
     this.localDb = o.local as unknown as Kysely<LocalDatabase>;
     this.local = new KyselyStore(o.local, 'sqlite', o.observe('sqlite'));
+    this.credentials = this.local.credentials;
     this.outbox = outbox;
     this.pending = pending;
     this.oldestPendingAt = oldestPendingAt;

@@ -50,7 +50,38 @@ export interface SchemaMigrationsTable {
   applied_at: string;
 }
 
+export interface ApiTokensTable {
+  id: string;
+  name: string;
+  scope: 'user' | 'admin';
+  token_hash: string;
+  created_at: string;
+  last_used_at: string | null;
+}
+
+export interface BrowserSessionsTable {
+  id: string;
+  label: string;
+  scope: 'user' | 'admin';
+  secret_hash: string;
+  created_at: string;
+  last_seen_at: string | null;
+  address: string | null;
+}
+
+export interface PairingCodesTable {
+  code_hash: string;
+  scope: 'user' | 'admin';
+  label: string | null;
+  created_at: string;
+  expires_at: string;
+  used_at: string | null;
+}
+
 export interface Database {
+  api_tokens: ApiTokensTable;
+  browser_sessions: BrowserSessionsTable;
+  pairing_codes: PairingCodesTable;
   conversations: ConversationsTable;
   messages: MessagesTable;
   validations: ValidationsTable;

@@ -1,3 +1,4 @@
+import type { CredentialStore } from './credentials.js';
 import type { MessageRole, MessageStatus } from './schema.js';
 
 /**
@@ -100,6 +101,8 @@ export interface SyncStatus {
 
 export interface Store {
   readonly backend: 'sqlite' | 'postgres';
+  /** Named tokens, browser sessions and pairing codes (the access concern's tables). */
+  readonly credentials: CredentialStore;
   /** Applies the mutations in one transaction. */
   apply(mutations: Mutation[]): Promise<void>;
   getConversation(id: string): Promise<Conversation | undefined>;

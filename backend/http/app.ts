@@ -11,7 +11,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import type { StatusService } from '../status/status.js';
-import { pairingRoute, presentedToken, requireToken } from './auth.js';
+import type { AccessService } from '../access/access-service.js';
+import type { ChatLimits } from '../access/chat-limits.js';
+import { accessGuard, accessRoutes, pairingRoute } from './access.js';
+import { retryAfterOf, type Lockout } from '../access/lockout.js';
+import type { MinuteWindows } from '../access/windows.js';
 import { DomainError } from '../errors.js';
 import { AppError, errorBody, httpStatusOf } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
@@ -28,7 +32,8 @@ import { CONTENT_SECURITY_POLICY, allowedHostNames, clientAddressResolver, cors,
 export interface AppDeps {
   config: Config;
   logger: Logger;
-  tokenMatches: (candidate: string | undefined) => boolean;
+  /** The access concern: who a request is, lock-out, the shared rate windows, chat limits. */
+  access: { service: AccessService; lockout: Lockout; rateWindows: MinuteWindows; chatLimits: ChatLimits };
   store: Store;
   chat: ChatService;
   conversations: ConversationService;
@@ -142,6 +147,8 @@ function errorHandler(deps: AppDeps) {
       requestLog(req).error({ err }, 'unhandled error');
       appError = new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
     }
+    const retryAfter = retryAfterOf(appError);
+    if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
     if (res.headersSent) {
       // An SSE stream already started: the chat service reported the failure in-band.
       if (!res.writableEnded) res.end();
@@ -172,27 +179,32 @@ export function createApp(deps: AppDeps): BuiltApp {
   const probes = probeRoutes(deps.store, deps.isClosing);
   app.use(probes.router);
 
-  const tokenGuard = requireToken(deps.tokenMatches);
+  const { service: access, lockout, rateWindows } = deps.access;
+  const tokenGuard = accessGuard(access, lockout);
+  const limit = rateLimit(config.rateLimitPerMinute, rateWindows, addressOf);
   const prometheus = prometheusRoute(deps.metrics);
   app.get('/metrics', (req: Request, res: Response, next: NextFunction) => {
-    // Open to a local scraper; a remote one must present the token like any API client.
-    if (isLoopback(addressOf(req)) || deps.tokenMatches(presentedToken(req.headers))) {
+    // Open to a local scraper; a remote one must present a credential like any API client.
+    if (isLoopback(addressOf(req))) {
       prometheus(req, res).catch(next);
       return;
     }
-    tokenGuard(req, res, next);
+    tokenGuard(req, res, (err?: unknown) => {
+      if (err !== undefined) next(err);
+      else prometheus(req, res).catch(next);
+    });
   });
-  const secure = deps.tls === true;
-  app.get('/pair', pairingRoute(deps.tokenMatches, () => secure));
+  app.get('/pair', limit, pairingRoute(access, lockout));
 
   const api = express.Router();
-  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), rateLimit(config.rateLimitPerMinute, addressOf), tokenGuard];
+  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), limit, tokenGuard];
   api.use(...apiGuards);
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
   api.use(statusApi.router);
-  api.use(chatRoutes(deps.chat));
+  api.use(chatRoutes(deps.chat, deps.access.chatLimits));
   api.use(conversationRoutes(deps.conversations));
+  api.use(accessRoutes(access));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
   if (deps.models) api.use(modelRoutes(deps.models));
   if (deps.validateRouter) api.use(deps.validateRouter);

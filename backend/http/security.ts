@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import type { NextFunction, Request, Response } from 'express';
+import { MinuteWindows } from '../access/windows.js';
 import { AppError } from './errors.js';
 
 /** Loopback clients are the desktop itself; everything else is "remote" for rate limits. */
@@ -128,32 +129,24 @@ export function cors(origins: string[]) {
 
 /**
  * A fixed-window limit per remote address. Loopback clients (the desktop UI, local scripts) are
- * never limited; remote frontends are.
+ * never limited; remote frontends are. The windows are shared with Socket.IO, so a client's
+ * requests and socket events count against one RATE_LIMIT_PER_MINUTE together.
  */
-export function rateLimit(perMinute: number, addressOf: ClientAddress = (req) => req.socket.remoteAddress) {
-  const windows = new Map<string, { start: number; count: number }>();
-  let lastSweep = Date.now();
+export function rateLimit(
+  perMinute: number,
+  windows: MinuteWindows = new MinuteWindows(),
+  addressOf: ClientAddress = (req) => req.socket.remoteAddress,
+) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const address = addressOf(req);
     if (isLoopback(address) || address === undefined) {
       next();
       return;
     }
-    const now = Date.now();
-    if (now - lastSweep > 60_000) {
-      for (const [k, w] of windows) if (now - w.start >= 60_000) windows.delete(k);
-      lastSweep = now;
-    }
-    let w = windows.get(address);
-    if (!w || now - w.start >= 60_000) {
-      w = { start: now, count: 0 };
-      windows.set(address, w);
-    }
-    w.count++;
-    if (w.count > perMinute) {
-      const retry = Math.ceil((w.start + 60_000 - now) / 1000);
-      res.setHeader('Retry-After', String(retry));
-      next(new AppError(429, 'rate-limited', `too many requests; retry in ${retry} s`));
+    const { count, retryAfterSeconds } = windows.add(address);
+    if (count > perMinute) {
+      res.setHeader('Retry-After', String(retryAfterSeconds));
+      next(new AppError(429, 'rate-limited', `too many requests; retry in ${retryAfterSeconds} s`, { retryAfterSeconds }));
       return;
     }
     next();

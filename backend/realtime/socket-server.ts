@@ -5,11 +5,17 @@ import { z } from 'zod';
 import type { Broadcaster } from '../chat/broadcaster.js';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
-import { presentedToken } from '../http/auth.js';
+import type { TLSSocket } from 'node:tls';
+import type { AccessService, Presented } from '../access/access-service.js';
+import type { ChatLimits } from '../access/chat-limits.js';
+import { presentedCredential } from '../http/access.js';
+import type { Lockout } from '../access/lockout.js';
+import type { MinuteWindows } from '../access/windows.js';
+import type { Principal } from '../access/principal.js';
 import { hostOf, isLoopback, type ClientAddress } from '../http/security.js';
+import { refuseNul } from '../http/validation.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
-import { refuseNul } from '../http/validation.js';
 import {
   chatRequestSchema,
   errorBody,
@@ -17,10 +23,16 @@ import {
   type ClientToServerEvents,
   type InterServerEvents,
   type ServerToClientEvents,
-  type SocketData,
 } from '../contract/index.js';
 import { DomainError, invalid } from '../errors.js';
 import { METRICS_ROOM, conversationRoom } from './rooms.js';
+
+/** What the server keeps on each socket; set by the handshake check before `connection`. */
+export interface SocketData {
+  remote: boolean;
+  /** Who the handshake's credential speaks for. */
+  principal: Principal;
+}
 
 export type OrchestraServer = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 type OrchestraSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
@@ -28,7 +40,14 @@ type OrchestraSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterS
 export interface RealtimeDeps {
   chat: () => ChatService;
   conversations: ConversationService;
-  tokenMatches: (candidate: string | undefined) => boolean;
+  access: AccessService;
+  lockout: Lockout;
+  /** Shared with the HTTP rate limit: a remote address's requests and events count together. */
+  rateWindows: MinuteWindows;
+  rateLimitPerMinute: number;
+  chatLimits: ChatLimits;
+  /** Whether a browser Origin may connect (the server's own, or listed in CORS_ORIGINS). */
+  originAllowed: (origin: string, hostHeader: string | undefined, encrypted: boolean) => boolean;
   allowedHosts: Set<string>;
   corsOrigins: string[];
   logger: Logger;
@@ -38,6 +57,16 @@ export interface RealtimeDeps {
   /** The client address behind a trusted proxy (TRUST_PROXY); the socket peer otherwise. */
   clientAddress?: ClientAddress;
 }
+
+/** A handshake refusal as Socket.IO clients receive it: `connect_error` with `err.data`. */
+function refusal(code: string, message: string, extra: Record<string, unknown> = {}): Error {
+  const err = new Error(code) as Error & { data?: unknown };
+  err.data = { code, message, ...extra };
+  return err;
+}
+
+/** Room of every socket that presented one credential, so a revocation reaches them on any instance. */
+const credentialRoom = (credentialId: string): string => `credential:${credentialId}`;
 
 const sendSchema = chatRequestSchema.omit({ stream: true });
 const roomSchema = z.strictObject({ conversationId: z.uuid('conversationId must be a conversation id') });
@@ -80,26 +109,102 @@ export class Realtime implements Broadcaster {
       serveClient: false,
       cors: { origin: deps.corsOrigins, credentials: true },
       maxHttpBufferSize: 1024 * 1024,
+      // Runs for every polling request and every WebSocket upgrade, before any Socket.IO state.
       allowRequest: (req, callback) => {
         const host = hostOf(req.headers.host);
-        callback(null, host !== undefined && deps.allowedHosts.has(host));
+        if (host === undefined || !deps.allowedHosts.has(host)) {
+          callback('host-not-allowed', false);
+          return;
+        }
+        const origin = req.headers.origin;
+        if (origin !== undefined && !deps.originAllowed(origin, req.headers.host, (req.socket as Partial<TLSSocket>).encrypted === true)) {
+          callback('origin-not-allowed', false);
+          return;
+        }
+        callback(null, true);
       },
     });
     this.io.use((socket, next) => {
-      const auth = socket.handshake.auth as { token?: unknown };
-      const token = typeof auth.token === 'string' ? auth.token : presentedToken(socket.handshake.headers);
-      if (!deps.tokenMatches(token)) {
-        const err = new Error(token === undefined ? 'unauthorized' : 'invalid-token') as Error & { data?: unknown };
-        err.data = { code: token === undefined ? 'unauthorized' : 'invalid-token', message: 'the Socket.IO handshake needs the API token (auth: { token })' };
-        next(err);
-        return;
+      // Nothing in here may throw: an exception in Socket.IO middleware takes the process down.
+      try {
+        this.authenticate(socket, next);
+      } catch (err) {
+        deps.logger.warn({ err: (err as Error).message }, 'socket handshake check failed');
+        next(refusal('unauthorized', 'the handshake could not be checked'));
       }
-      socket.data.remote = !isLoopback(deps.clientAddress ? deps.clientAddress(socket.request) : socket.handshake.address);
-      next();
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
+    // A revoked credential's sockets go at once, on this instance and (through the adapter) others.
+    this.offRevoked = deps.access.onRevoked((credentialId) => this.io.in(credentialRoom(credentialId)).disconnectSockets(true));
     this.ticker = setInterval(() => void this.tick(), deps.metricsIntervalMs ?? 1000);
     this.ticker.unref();
+  }
+
+  private readonly offRevoked: () => void;
+
+  /** The client's address: the socket peer, or the forwarded client behind a trusted proxy (TRUST_PROXY). */
+  private addressOf(socket: OrchestraSocket): string {
+    const { clientAddress } = this.deps;
+    return (clientAddress ? clientAddress(socket.request) : undefined) ?? socket.handshake.address;
+  }
+
+  private authenticate(socket: OrchestraSocket, next: (err?: Error) => void): void {
+    const { access, lockout } = this.deps;
+    const address = this.addressOf(socket);
+    try {
+      lockout.check(address);
+    } catch (err) {
+      const e = err as DomainError;
+      next(refusal(e.code, e.message, { retryAfterSeconds: (e.details as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds }));
+      return;
+    }
+    const auth = socket.handshake.auth as { token?: unknown } | undefined;
+    const presented: Presented | undefined =
+      typeof auth?.token === 'string' && auth.token !== '' ? { via: 'bearer', secret: auth.token } : presentedCredential(socket.handshake.headers);
+    if (presented === undefined) {
+      next(refusal('unauthorized', 'the Socket.IO handshake needs a credential (auth: { token }) or a paired browser'));
+      return;
+    }
+    const finish = (principal: Principal | undefined): void => {
+      if (principal === undefined) {
+        lockout.fail(address);
+        next(refusal('invalid-token', 'the credential is not valid (unknown, revoked or expired)'));
+        return;
+      }
+      socket.data.principal = principal;
+      socket.data.remote = !isLoopback(address);
+      void socket.join(credentialRoom(principal.id));
+      next();
+    };
+    const result = access.authenticate(presented, address);
+    if (result instanceof Promise) {
+      result.then(finish, (err: unknown) => {
+        this.deps.logger.warn({ err: (err as Error).message }, 'credential lookup failed');
+        next(refusal('unavailable', 'credentials could not be checked right now; retry shortly'));
+      });
+    } else finish(result);
+  }
+
+  /**
+   * RATE_LIMIT_PER_MINUTE for socket events: a remote address's events count in the same window
+   * as its HTTP requests. Over the limit, an event is dropped and its ack gets `rate-limited`.
+   */
+  private limitEvents(socket: OrchestraSocket): void {
+    if (!socket.data.remote) return;
+    const address = this.addressOf(socket);
+    socket.use((packet, next) => {
+      const { count, retryAfterSeconds } = this.deps.rateWindows.add(address);
+      if (count <= this.deps.rateLimitPerMinute) {
+        next();
+        return;
+      }
+      const ack: unknown = packet[packet.length - 1];
+      if (typeof ack === 'function') {
+        (ack as (body: unknown) => void)(
+          errorBody(new DomainError('too-many', 'rate-limited', `too many events; retry in ${retryAfterSeconds} s`, { retryAfterSeconds })),
+        );
+      }
+    });
   }
 
   get clients(): number {
@@ -114,16 +219,21 @@ export class Realtime implements Broadcaster {
     const { metrics, logger } = this.deps;
     metrics.socketClients.set(this.clients);
     const log = logger.child({ socket: socket.id });
+    this.limitEvents(socket);
 
     socket.on('chat:send', async (payload, ack) => {
       this.count('chat:send', 'in');
+      let release: (() => void) | undefined;
       try {
         const input = parse(sendSchema, payload);
+        release = this.deps.chatLimits.acquire(socket.data.principal);
         const turn = await this.deps.chat().start(
           { conversationId: input.conversationId, message: input.message, model: input.model, cache: input.cache },
           // Joined before the first token is emitted, so the sender sees the whole reply.
           { transport: 'socket', log, onStart: ({ conversationId }) => void socket.join(conversationRoom(conversationId)) },
         );
+        turn.done.then(release, release);
+        release = undefined;
         const mine = this.turnsBySocket.get(socket.id) ?? new Set();
         const entry = { messageId: turn.messageId, conversationId: turn.conversationId };
         mine.add(entry);
@@ -131,6 +241,7 @@ export class Realtime implements Broadcaster {
         void turn.done.finally(() => mine.delete(entry));
         reply(ack, { conversationId: turn.conversationId, messageId: turn.messageId });
       } catch (err) {
+        release?.();
         fail(ack, err, log);
       }
     });
@@ -260,6 +371,7 @@ export class Realtime implements Broadcaster {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
+    this.offRevoked();
     this.io.disconnectSockets(true);
     // io.close() would also close the HTTP server it is attached to; the server closes that itself.
     await new Promise<void>((resolve) => {

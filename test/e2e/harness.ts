@@ -79,7 +79,8 @@ export function releaseRenderer(): void {
 export interface TestApp {
   server: RunningServer;
   url: string;
-  pairUrl: string;
+  /** A fresh one-time pairing link (each browser context needs its own). */
+  pairUrl(): Promise<string>;
   provider: FakeProvider | undefined;
   dataDir: string;
   close(): Promise<void>;
@@ -101,7 +102,7 @@ export async function startApp(options: AppOptions = {}): Promise<TestApp> {
   return {
     server: t.server,
     url: t.url,
-    pairUrl: `${t.url}/pair?token=${encodeURIComponent(t.token)}`,
+    pairUrl: async () => (await t.server.pairingLink()).url,
     provider: t.provider,
     dataDir: t.dataDir,
     close: () => t.close(),
@@ -115,7 +116,7 @@ export function launchBrowser(): Promise<Browser> {
   });
 }
 
-/** A fresh browser context (its own cookies) paired through the pairing link, on the app screen. */
+/** A fresh browser context (its own cookies) paired through a one-time pairing link, on the app screen. */
 export async function openPaired(browser: Browser, app: TestApp): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
   const page = await context.newPage();
@@ -125,7 +126,7 @@ export async function openPaired(browser: Browser, app: TestApp): Promise<Page> 
     if (msg.type() === 'error') errors.push(msg.text());
   });
   (page as Page & { errors?: string[] }).errors = errors;
-  await page.goto(app.pairUrl);
+  await page.goto(await app.pairUrl());
   await page.getByTestId('app-root').waitFor();
   // The composer is enabled once the socket is connected.
   await page.locator('[data-testid=status-badge][data-connection=connected]').waitFor();

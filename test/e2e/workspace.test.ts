@@ -29,13 +29,15 @@ describe('the workspace around the chat: pairing, provider set-up, conversations
     await screen.waitFor();
     await eventually(textOf(screen)).toContain('pairing link');
     await eventually(textOf(screen)).toContain('orchestra serve');
+    await eventually(textOf(screen)).toContain('orchestra pair');
     await eventually(countOf(page.getByTestId('app-root'))).toBe(0);
 
-    // A wrong token does not pair either; the right one does.
-    await page.goto(`${a.url}/pair?token=not-the-token`);
+    // A wrong code does not pair, nor does the old link with the token; a fresh code does.
+    await page.goto(`${a.url}/pair?code=not-a-code`);
+    await page.goto(`${a.url}/pair?token=${encodeURIComponent(a.server.token)}`);
     await page.goto(`${a.url}/`);
     await page.getByTestId('pairing-screen').waitFor();
-    await page.goto(a.pairUrl);
+    await page.goto(await a.pairUrl());
     await page.getByTestId('app-root').waitFor();
     await context.close();
   });

@@ -43,7 +43,7 @@ describe('authentication', () => {
   it('the pairing link sets an HttpOnly cookie that authenticates', async () => {
     const bad = await fetch(`${t.url}/pair?token=nope`, { redirect: 'manual' });
     expect(bad.status).toBe(401);
-    const res = await fetch(`${t.url}/pair?token=${encodeURIComponent(t.token)}`, { redirect: 'manual' });
+    const res = await fetch((await t.server.pairingLink()).url, { redirect: 'manual' });
     expect(res.status).toBe(303);
     const cookie = res.headers.get('set-cookie') ?? '';
     expect(cookie).toMatch(/orchestra_token=/);

@@ -79,6 +79,7 @@ describe('lifecycle', () => {
     const t = await startTestServer({ dataDir, overrides: { logToFile: true, llmApiKey: 'sk-very-secret-key-123' } });
     await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
     await fetch(`${t.url}/pair?token=${t.token}`, { redirect: 'manual' });
+    await fetch((await t.server.pairingLink()).url, { redirect: 'manual' });
     await t.close();
     const text = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8');
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
@@ -97,8 +98,9 @@ describe('orchestra serve', () => {
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
     await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
     expect(p.err()).toContain(`http://127.0.0.1:${port}`);
-    expect(p.err()).toMatch(/\/pair\?token=/);
+    expect(p.err()).toMatch(/\/pair\?code=/);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+    expect(p.err()).not.toContain(token);
     // a reply is streaming when the signal arrives: it must be stored, not lost
     const res = await fetch(`http://127.0.0.1:${port}/api/chat`, {
       method: 'POST',

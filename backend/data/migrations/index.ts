@@ -86,4 +86,38 @@ export const migrations: Migration[] = [
       `INSERT INTO sync_clock (id, seq) VALUES (1, 0)`,
     ],
   },
+  {
+    // Access for remote frontends: named API tokens and paired browser sessions, both stored only
+    // as SHA-256 hashes of their secrets, and one-time pairing codes (hashed too). Rows are
+    // deleted on revocation, so a lookup that finds nothing is the one answer for "not valid".
+    version: 3,
+    name: 'access-credentials',
+    statements: [
+      `CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('user', 'admin')),
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+      )`,
+      `CREATE TABLE browser_sessions (
+        id TEXT PRIMARY KEY,
+        label TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('user', 'admin')),
+        secret_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_seen_at TEXT,
+        address TEXT
+      )`,
+      `CREATE TABLE pairing_codes (
+        code_hash TEXT PRIMARY KEY,
+        scope TEXT NOT NULL CHECK (scope IN ('user', 'admin')),
+        label TEXT,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        used_at TEXT
+      )`,
+    ],
+  },
 ];

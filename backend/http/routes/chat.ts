@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import type { ChatLimits } from '../../access/chat-limits.js';
+import { principalOf } from '../../access/principal.js';
 import type { ChatService } from '../../chat/service.js';
 import { chatRequestSchema, type CancelResponse, type ChatResponse, type ErrorCode, type Message } from '../../contract/index.js';
 import { AppError } from '../errors.js';
@@ -20,7 +22,8 @@ function failureOf(message: Message): AppError {
   });
 }
 
-export function chatRoutes(chat: ChatService): Router {
+/** `limits` bounds concurrent replies (MAX_CONCURRENT_CHATS, …_PER_CLIENT); absent means unbounded. */
+export function chatRoutes(chat: ChatService, limits?: ChatLimits): Router {
   const router = Router();
 
   router.post('/chat', async (req: Request, res: Response) => {
@@ -28,15 +31,24 @@ export function chatRoutes(chat: ChatService): Router {
     const wantsStream = body.stream === true || (body.stream === undefined && (req.headers.accept ?? '').includes('text/event-stream'));
     const log = requestLog(req);
     let sse: SseWriter | undefined;
-    const started = await chat.start(
-      { conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache },
-      {
-        transport: wantsStream ? 'sse' : 'http',
-        log,
-        onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
-        onToken: wantsStream ? (t) => sse?.send('token', t) : undefined,
-      },
-    );
+    // Taken before anything is stored, so a refused request leaves no trace.
+    const release = limits?.acquire(principalOf(req)) ?? (() => {});
+    let started;
+    try {
+      started = await chat.start(
+        { conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache },
+        {
+          transport: wantsStream ? 'sse' : 'http',
+          log,
+          onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
+          onToken: wantsStream ? (t) => sse?.send('token', t) : undefined,
+        },
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
+    started.done.then(release, release);
     // On Node 20 the request's own 'close' fires once the body is read; the response's tells us the client left.
     res.on('close', () => {
       if (!res.writableFinished) chat.cancel(started.messageId, 'client-gone');
