@@ -36,7 +36,7 @@ function distIsFresh(): boolean {
     path.join(root, 'renderer', 'index.html'),
     path.join(root, 'renderer', 'vite.config.ts'),
     path.join(root, 'preload', 'api.ts'),
-    path.join(root, 'backend', 'realtime', 'events.ts'),
+    path.join(root, 'backend', 'contract'),
   ];
   return statSync(index).mtimeMs >= Math.max(...sources.map(newestMtime));
 }
