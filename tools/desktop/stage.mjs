@@ -114,6 +114,11 @@ function shipPackage(name, fromDir, outModules, seen, platform, arch) {
   }
   const pkg = readJson(path.join(dir, 'package.json'));
   const deps = { ...pkg.dependencies, ...pkg.optionalDependencies };
+  if (Object.keys(deps).some((dep) => INSTALL_ONLY.has(dep))) {
+    // electron-builder lists dependencies from package.json; install-time ones are not shipped.
+    const trimmed = { ...pkg, dependencies: Object.fromEntries(Object.entries(pkg.dependencies ?? {}).filter(([dep]) => !INSTALL_ONLY.has(dep))) };
+    writeFileSync(path.join(target, 'package.json'), `${JSON.stringify(trimmed, null, 2)}\n`);
+  }
   for (const dep of Object.keys(deps)) {
     if (INSTALL_ONLY.has(dep)) continue;
     // Optional dependencies for other platforms (e.g. @ast-grep/napi-darwin-arm64) are not installed.
