@@ -46,6 +46,16 @@ export interface HostStatus {
   state: 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
   message: string;
   at: string;
+  /** Set when the backend crashed: the window explains it and offers Restart when it gave up. */
+  crash?: {
+    exitCode: number;
+    /** Crashes within the last minute, this one included. */
+    crashesInWindow: number;
+    /** True while the host restarts it by itself; false once it stopped trying. */
+    restarting: boolean;
+    /** The backend's log file. */
+    logPath?: string;
+  };
 }
 
 export interface OrchestraBridge {
