@@ -66,7 +66,11 @@ describe('the desktop app (real Electron)', { timeout: 90_000 }, () => {
       const w = globalThis as unknown as { orchestra?: Record<string, unknown>; require?: unknown; process?: unknown };
       return { keys: Object.keys(w.orchestra ?? {}).sort(), require: typeof w.require, process: typeof w.process };
     });
-    expect(bridge).toEqual({ keys: ['getSettings', 'onStatus', 'platform', 'saveSettings', 'version'], require: 'undefined', process: 'undefined' });
+    expect(bridge).toEqual({
+      keys: ['getSettings', 'onCommand', 'onStatus', 'platform', 'replyFinished', 'restartBackend', 'saveSettings', 'version'],
+      require: 'undefined',
+      process: 'undefined',
+    });
 
     await sendMessage(page, 'hello from the desktop');
     const reply = page.locator('[data-testid=message][data-role=assistant][data-status=complete]');
