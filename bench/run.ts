@@ -3,6 +3,7 @@ import { chatStreaming } from './chat-stream.js';
 import { footprint } from './footprint.js';
 import { governanceBench } from './governance.js';
 import { httpThroughput } from './http-throughput.js';
+import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
 
 /**
@@ -17,6 +18,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['governance', () => governanceBench()],
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
+  ['package', () => packageSize()],
 ];
 
 for (const [name, run] of suites) {
