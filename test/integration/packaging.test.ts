@@ -120,6 +120,9 @@ describe('the packed desktop app', () => {
     expect(shipped.has('better-sqlite3')).toBe(true);
     expect(existsSync(path.join(resources, 'app.asar.unpacked/node_modules/better-sqlite3/build/Release/better_sqlite3.node'))).toBe(true);
     expect(existsSync(path.join(resources, 'app.asar.unpacked/resources/governance/config.yaml'))).toBe(true);
+    // The lint engine ships as one-file bundles; TypeScript and the parser only as versions.
+    for (const name of ['eslint', 'typescript-eslint']) expect(asarFiles).toContain(`/node_modules/${name}/index.js`);
+    for (const name of ['typescript', '@typescript-eslint/parser']) expect(asarFiles).toContain(`/node_modules/${name}/package.json`);
   });
 
   it(`keeps the app payload (app.asar + app.asar.unpacked) within ${PAYLOAD_LIMIT / MiB} MB`, () => {

@@ -238,9 +238,13 @@ export async function stage(outDir = path.join(root, 'build', 'desktop-app'), { 
     writeFileSync(out('node_modules', name, 'package.json'), `${JSON.stringify({ name: n, version, license, private: true })}\n`);
   }
 
-  // Not "type": "module": the bundles are CommonJS files named .js. `dependencies` lists what
-  // node_modules holds, for the licence notices and for rebuilding native addons.
-  const dependencies = Object.fromEntries(SHIPPED.map((name) => [name, rootPkg.dependencies[name]]));
+  // electron-builder copies node_modules by walking these (and their own) dependencies.
+  const dependencies = Object.fromEntries(
+    [...SHIPPED, ...ENGINE_BUNDLES.map((e) => e.name), ...VERSION_ONLY]
+      .filter((name) => existsSync(out('node_modules', name, 'package.json')))
+      .map((name) => [name, readJson(out('node_modules', name, 'package.json')).version]),
+  );
+  // Not "type": "module": the bundles are CommonJS files named .js.
   const appPkg = {
     name: rootPkg.name,
     productName: 'Orchestra',
