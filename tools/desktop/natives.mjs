@@ -11,12 +11,21 @@ import path from 'node:path';
 
 const ADDONS = [{ name: 'better-sqlite3', binary: 'build/Release/better_sqlite3.node' }];
 
-export async function rebuildNatives({ root, appDir, electronVersion, arch = process.arch, env = process.env, log = (line) => process.stdout.write(`${line}\n`) }) {
+export async function rebuildNatives({
+  root,
+  appDir,
+  electronVersion,
+  arch = process.arch,
+  env = process.env,
+  log = (line) => process.stdout.write(`${line}\n`),
+  // @electron/rebuild's rebuild(); tests pass their own.
+  rebuild = undefined,
+}) {
   if (env.ORCHESTRA_NATIVE_ABI === 'node') {
     log('  • native addons keep the Node ABI (ORCHESTRA_NATIVE_ABI=node): this package is for tests only');
     return { rebuilt: false };
   }
-  const { rebuild } = await import('@electron/rebuild');
+  rebuild ??= (await import('@electron/rebuild')).rebuild;
   // The staged addon has no sources; a full copy from the project is rebuilt and its binary taken.
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'orchestra-rebuild-'));
   try {
