@@ -39,6 +39,8 @@ export async function dist({ dir = false, work, extraArgs = [], env = process.en
     `-c.directories.output=${output}`,
     `-c.electronDist=${electronDist}`,
     `-c.electronVersion=${electronVersion}`,
+    '--publish',
+    'never',
     ...(dir ? ['--dir'] : []),
     ...extraArgs,
   ];
