@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import { boundaries } from './tools/lint/boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'data/**', 'test/fixtures/governance/samples/**'] },
+  { ignores: ['dist/**', 'build/**', 'release/**', 'node_modules/**', 'coverage/**', 'data/**', 'test/fixtures/governance/samples/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -4,6 +4,7 @@ import { footprint } from './footprint.js';
 import { governanceBench } from './governance.js';
 import { governanceHealthzBench } from './governance-healthz.js';
 import { httpThroughput } from './http-throughput.js';
+import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
 
 /**
@@ -19,6 +20,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['governance-healthz', () => governanceHealthzBench()],
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
+  ['package', () => packageSize()],
 ];
 
 for (const [name, run] of suites) {

@@ -78,9 +78,14 @@ export interface BackendHostOptions {
   startupTimeoutMs?: number;
   stopTimeoutMs?: number;
   reconfigureTimeoutMs?: number;
-  /** Crashes tolerated within `restartWindowMs` before the host gives up. */
-  maxRestarts?: number;
+  /** The crash that makes this many within `restartWindowMs` is not restarted: the host gives up. */
+  maxCrashes?: number;
   restartWindowMs?: number;
+  /** Wait before the first restart after a crash; doubled for each further crash in the window. */
+  restartDelayMs?: number;
+  maxRestartDelayMs?: number;
+  /** Where the backend writes its log, named in every crash message so the user can look. */
+  logPath?: string;
   onStatus?: (status: HostStatus) => void;
   /** Called after a crash restart brought the backend back (its URL may have changed). */
   onRestarted?: (info: BackendInfo) => void;
@@ -105,27 +110,37 @@ export class BackendHost {
   private current: Running | undefined;
   private stopping = false;
   private crashes: number[] = [];
-  private readonly o: Required<Omit<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit'>> &
-    Pick<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit'>;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly o: Required<Omit<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit' | 'logPath'>> &
+    Pick<BackendHostOptions, 'onStatus' | 'onRestarted' | 'onFatal' | 'describeExit' | 'logPath'>;
 
   constructor(options: BackendHostOptions) {
     this.o = {
       startupTimeoutMs: 20_000,
       stopTimeoutMs: 5_000,
       reconfigureTimeoutMs: 3_000,
-      maxRestarts: 3,
+      maxCrashes: 3,
       restartWindowMs: 60_000,
+      restartDelayMs: 500,
+      maxRestartDelayMs: 8_000,
       now: Date.now,
       ...options,
     };
+  }
+
+  /** The wait before restarting after the `crashCount`-th crash in the window (1-based). */
+  restartDelay(crashCount: number): number {
+    return Math.min(this.o.restartDelayMs * 2 ** Math.max(0, crashCount - 1), this.o.maxRestartDelayMs);
   }
 
   get info(): BackendInfo | undefined {
     return this.current?.info;
   }
 
-  private status(state: HostStatus['state'], message: string): void {
-    this.o.onStatus?.({ state, message, at: new Date(this.o.now()).toISOString() });
+  private status(state: HostStatus['state'], message: string, crash?: HostStatus['crash']): void {
+    const status: HostStatus = { state, message, at: new Date(this.o.now()).toISOString() };
+    if (crash !== undefined) status.crash = crash;
+    this.o.onStatus?.(status);
   }
 
   async start(): Promise<BackendInfo> {
@@ -157,18 +172,41 @@ export class BackendHost {
     this.crashes = this.crashes.filter((t) => now - t < this.o.restartWindowMs);
     this.crashes.push(now);
     const detail = this.o.describeExit?.() ?? '';
-    const why = `the backend stopped unexpectedly (exit code ${code})${detail ? `: ${detail}` : ''}`;
-    if (this.crashes.length > this.o.maxRestarts) {
-      const message = `${why}; it crashed ${this.crashes.length} times within ${seconds(this.o.restartWindowMs)}, so it is not restarted again`;
-      this.status('failed', message);
+    const why = `The backend stopped unexpectedly (exit code ${code})${detail ? `: ${detail}` : ''}.`;
+    const crash = (restarting: boolean): HostStatus['crash'] => ({
+      exitCode: code,
+      crashesInWindow: this.crashes.length,
+      restarting,
+      ...(this.o.logPath !== undefined ? { logPath: this.o.logPath } : {}),
+    });
+    if (this.crashes.length >= this.o.maxCrashes) {
+      const message = `${why} It crashed ${this.crashes.length} times within ${seconds(this.o.restartWindowMs)}, so it is not restarted again.`;
+      this.status('failed', message, crash(false));
       this.o.onFatal?.(message);
       return;
     }
-    this.status('restarting', `${why}; restarting it`);
-    this.start().then(
-      (info) => this.o.onRestarted?.(info),
-      (err: unknown) => this.o.onFatal?.((err as Error).message),
-    );
+    const delay = this.restartDelay(this.crashes.length);
+    this.status('restarting', `${why} Restarting it in ${seconds(delay)}.`, crash(true));
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.stopping || this.current !== undefined) return;
+      this.start().then(
+        (info) => this.o.onRestarted?.(info),
+        (err: unknown) => this.o.onFatal?.((err as Error).message),
+      );
+    }, delay);
+  }
+
+  /**
+   * Starts the backend again after it stopped for good (the user pressed Restart): the crash count
+   * starts over, so a backend that was fixed (a setting changed, a disk freed) gets its chances.
+   */
+  async restartAfterFailure(): Promise<BackendInfo> {
+    if (this.current?.info !== undefined) return this.current.info;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.crashes = [];
+    return this.start();
   }
 
   /**
@@ -212,6 +250,8 @@ export class BackendHost {
   async stop(): Promise<void> {
     const running = this.current;
     this.stopping = true;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
     if (running === undefined) return;
     this.current = undefined;
     const { child, exited } = running;

@@ -1,4 +1,4 @@
-import { IPC_CHANNELS, type SaveSettingsResult, type SettingsView } from '../preload/api.js';
+import { IPC_CHANNELS, type FinishedReply, type SaveSettingsResult, type SettingsView } from '../preload/api.js';
 
 /** The parts of Electron's ipcMain used here, so the handlers are tested without Electron. */
 export interface IpcMainLike {
@@ -13,6 +13,18 @@ export interface IpcInvokeEventLike {
 export interface BridgeHandlers {
   getSettings(): SettingsView;
   saveSettings(update: unknown): Promise<SaveSettingsResult>;
+  /** Untrusted payload: the handler validates it (see parseFinishedReply). */
+  replyFinished(reply: unknown): void;
+  restartBackend(): Promise<void>;
+}
+
+/** The page's `replyFinished` argument, checked: strings of a sane length, or nothing. */
+export function parseFinishedReply(input: unknown): FinishedReply | undefined {
+  if (typeof input !== 'object' || input === null) return undefined;
+  const { conversationId, title } = input as Record<string, unknown>;
+  if (typeof conversationId !== 'string' || conversationId === '' || conversationId.length > 200) return undefined;
+  if (typeof title !== 'string') return undefined;
+  return { conversationId, title: title.slice(0, 200) };
 }
 
 export class UntrustedSenderError extends Error {
@@ -40,8 +52,17 @@ export function registerBridgeHandlers(ipc: IpcMainLike, handlers: BridgeHandler
     guard(event);
     return handlers.saveSettings(update);
   });
+  ipc.handle(IPC_CHANNELS.replyFinished, (event, reply) => {
+    guard(event);
+    handlers.replyFinished(reply);
+  });
+  ipc.handle(IPC_CHANNELS.restartBackend, (event) => {
+    guard(event);
+    return handlers.restartBackend();
+  });
   return () => {
-    ipc.removeHandler(IPC_CHANNELS.getSettings);
-    ipc.removeHandler(IPC_CHANNELS.saveSettings);
+    for (const channel of [IPC_CHANNELS.getSettings, IPC_CHANNELS.saveSettings, IPC_CHANNELS.replyFinished, IPC_CHANNELS.restartBackend]) {
+      ipc.removeHandler(channel);
+    }
   };
 }

@@ -26,6 +26,8 @@ export const DEFAULT_SETTINGS: DesktopSettings = {
   databaseUrl: '',
   redisUrl: '',
   logLevel: 'info',
+  notifyOnReply: true,
+  updateUrl: '',
 };
 
 const SECRET_NAMES: readonly SecretName[] = ['llmApiKey', 'databasePassword'];
@@ -67,6 +69,11 @@ export function parseSettingsUpdate(input: unknown): SettingsUpdate {
     const s: Partial<DesktopSettings> = {};
     for (const [key, raw] of Object.entries(input.settings)) {
       if (!(key in DEFAULT_SETTINGS)) throw new SettingsError(key, `unknown setting "${key}"`);
+      if (key === 'notifyOnReply') {
+        if (typeof raw !== 'boolean') throw new SettingsError(key, 'notifyOnReply must be true or false');
+        s.notifyOnReply = raw;
+        continue;
+      }
       if (typeof raw !== 'string') throw new SettingsError(key, `${key} must be a string`);
       const value = raw.trim();
       if (value.length > 2000) throw new SettingsError(key, `${key} is too long`);
@@ -92,6 +99,12 @@ export function parseSettingsUpdate(input: unknown): SettingsUpdate {
         case 'redisUrl':
           urlWithScheme(key, value, /^(memory|redis|rediss):$/, 'memory:// or redis://host:6379');
           s.redisUrl = value;
+          break;
+        case 'updateUrl':
+          urlWithScheme(key, value, /^https?:$/, 'an http(s):// URL of the folder that serves latest.yml');
+          s.updateUrl = value;
+          break;
+        case 'notifyOnReply':
           break;
         case 'logLevel':
           if (!LOG_LEVELS.includes(value as DesktopSettings['logLevel'])) {
@@ -138,7 +151,7 @@ export class SettingsService {
     if (isRecord(stored)) {
       for (const key of Object.keys(DEFAULT_SETTINGS) as Array<keyof DesktopSettings>) {
         const v = stored[key];
-        if (typeof v === 'string') (out as unknown as Record<string, string>)[key] = v;
+        if (typeof v === typeof DEFAULT_SETTINGS[key]) (out as unknown as Record<string, unknown>)[key] = v;
       }
     }
     if (!LOG_LEVELS.includes(out.logLevel)) out.logLevel = DEFAULT_SETTINGS.logLevel;

@@ -1,10 +1,13 @@
 import { BrowserWindow } from 'electron';
 import { VERSION_ARG_PREFIX } from '../preload/api.js';
 import { pairingUrl, type BackendInfo } from './backend-host.js';
+import { DEFAULT_SIZE, MIN_SIZE, type WindowState } from './window-state.js';
 
 export interface WindowOptions {
   preloadPath: string;
   version: string;
+  /** Where the window was last time (main/window-state.ts); undefined opens it at the default size. */
+  state?: WindowState;
 }
 
 /**
@@ -13,14 +16,12 @@ export interface WindowOptions {
  */
 export function createMainWindow(options: WindowOptions): BrowserWindow {
   const win = new BrowserWindow({
-    width: 1280,
-    height: 820,
-    minWidth: 760,
-    minHeight: 520,
+    ...(options.state?.bounds ?? DEFAULT_SIZE),
+    minWidth: MIN_SIZE.width,
+    minHeight: MIN_SIZE.height,
     show: false,
     title: 'Orchestra',
     backgroundColor: '#0f1115',
-    autoHideMenuBar: true,
     webPreferences: {
       preload: options.preloadPath,
       contextIsolation: true,
@@ -35,7 +36,10 @@ export function createMainWindow(options: WindowOptions): BrowserWindow {
       additionalArguments: [`${VERSION_ARG_PREFIX}${options.version}`],
     },
   });
-  win.once('ready-to-show', () => win.show());
+  win.once('ready-to-show', () => {
+    if (options.state?.maximized === true) win.maximize();
+    win.show();
+  });
   return win;
 }
 

@@ -19,6 +19,10 @@ export interface DesktopSettings {
   redisUrl: string;
   /** LOG_LEVEL of the backend. */
   logLevel: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /** A native notification when a reply finishes while the window is not focused. */
+  notifyOnReply: boolean;
+  /** Update feed (electron-updater's generic provider: a folder serving latest*.yml); empty: no update checks. */
+  updateUrl: string;
 }
 
 /** Secrets are write-only from the renderer: it learns whether one is set, never its value. */
@@ -46,6 +50,26 @@ export interface HostStatus {
   state: 'starting' | 'running' | 'restarting' | 'failed' | 'stopped';
   message: string;
   at: string;
+  /** Set when the backend crashed: the window explains it and offers Restart when it gave up. */
+  crash?: {
+    exitCode: number;
+    /** Crashes within the last minute, this one included. */
+    crashesInWindow: number;
+    /** True while the host restarts it by itself; false once it stopped trying. */
+    restarting: boolean;
+    /** The backend's log file. */
+    logPath?: string;
+  };
+}
+
+/** What the application menu asks the page to do. */
+export type AppCommand = 'open-settings' | 'new-chat';
+
+/** The page tells main that a reply finished, so main can notify when the window is in the background. */
+export interface FinishedReply {
+  conversationId: string;
+  /** The conversation's title, shown in the notification. */
+  title: string;
 }
 
 export interface OrchestraBridge {
@@ -56,12 +80,21 @@ export interface OrchestraBridge {
   saveSettings(update: SettingsUpdate): Promise<SaveSettingsResult>;
   /** Calls `listener` on every host status change; returns the unsubscribe function. */
   onStatus(listener: (status: HostStatus) => void): () => void;
+  /** Calls `listener` for each application-menu command meant for the page; returns the unsubscribe function. */
+  onCommand(listener: (command: AppCommand) => void): () => void;
+  /** Called on every `chat:done` the page receives; main decides whether to notify. */
+  replyFinished(reply: FinishedReply): Promise<void>;
+  /** Starts the backend again after it stopped for good (the Restart button). */
+  restartBackend(): Promise<void>;
 }
 
 export const IPC_CHANNELS = {
   getSettings: 'orchestra:settings:get',
   saveSettings: 'orchestra:settings:save',
   hostStatus: 'orchestra:host-status',
+  command: 'orchestra:command',
+  replyFinished: 'orchestra:reply-finished',
+  restartBackend: 'orchestra:backend:restart',
 } as const;
 
 export type IpcChannel = (typeof IPC_CHANNELS)[keyof typeof IPC_CHANNELS];

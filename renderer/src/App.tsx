@@ -133,7 +133,14 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       else setConnection((c) => (c === 'connected' ? 'reconnecting' : c));
     });
     socket.on('chat:token', (event) => dispatch({ type: 'token', event }));
-    socket.on('chat:done', (event) => dispatch({ type: 'done', event }));
+    socket.on('chat:done', (event) => {
+      dispatch({ type: 'done', event });
+      // The desktop shell notifies when the window is in the background (and the setting allows).
+      const title = stateRef.current.conversations.find((c) => c.id === event.conversationId)?.title ?? '';
+      desktopBridge()
+        ?.replyFinished({ conversationId: event.conversationId, title })
+        .catch(() => undefined);
+    });
     socket.on('chat:error', (event) => dispatch({ type: 'error', event }));
     socket.on('conversation:updated', (event) => {
       const known = stateRef.current.conversations.some((c) => c.id === event.conversationId);
@@ -182,6 +189,24 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   }, [state.activeId, connection, socket]);
 
   useEffect(() => bridge?.onStatus(setHostStatus), [bridge]);
+  // Application-menu commands from the desktop shell.
+  useEffect(
+    () =>
+      bridge?.onCommand((command) => {
+        if (command === 'new-chat') open(null);
+        else if (command === 'open-settings') setSettingsOpen(true);
+      }),
+    [bridge, open],
+  );
+  const [restarting, setRestarting] = useState(false);
+  const restartBackend = (): void => {
+    if (!bridge) return;
+    setRestarting(true);
+    bridge.restartBackend().then(
+      () => setRestarting(false),
+      () => setRestarting(false),
+    );
+  };
 
   const send = (text: string): boolean => {
     if (connection !== 'connected') return false;
@@ -268,8 +293,24 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       </nav>
       <main className="main">
         {hostStatus && hostStatus.state !== 'running' ? (
-          <div className={`host-banner tone-${hostStatus.state === 'failed' ? 'down' : 'degraded'}`} data-testid="host-status-banner">
-            {hostStatus.message}
+          <div
+            className={`host-banner tone-${hostStatus.state === 'failed' ? 'down' : 'degraded'}`}
+            data-testid="host-status-banner"
+            data-state={hostStatus.state}
+            role="alert"
+          >
+            <span>{hostStatus.message}</span>
+            {hostStatus.crash?.logPath ? (
+              <span className="host-banner-log">
+                {' '}
+                The backend log is <code data-testid="host-log-path">{hostStatus.crash.logPath}</code>.
+              </span>
+            ) : null}
+            {hostStatus.state === 'failed' ? (
+              <button type="button" className="button small" data-testid="host-restart" disabled={restarting} onClick={restartBackend}>
+                {restarting ? 'Restarting…' : 'Restart'}
+              </button>
+            ) : null}
           </div>
         ) : null}
         <ChatView

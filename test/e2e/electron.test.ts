@@ -32,7 +32,7 @@ const found = electronBinary();
 const hasElectron = 'path' in found;
 if (!hasElectron) {
   // Printed so a skipped desktop test is never mistaken for a passing one.
-  console.info(`[electron e2e] skipped: ${found.missing}. It cannot be downloaded on this machine; the desktop shell is covered by test/unit/main.`);
+  console.info(`[electron e2e] skipped: ${found.missing}. It cannot be downloaded on this machine; the desktop shell is covered by test/unit/main, test/e2e/desktop-bridge.test.ts and test/integration/packaging.test.ts.`);
 }
 
 describe('the desktop app (real Electron)', { timeout: 90_000 }, () => {
@@ -66,7 +66,11 @@ describe('the desktop app (real Electron)', { timeout: 90_000 }, () => {
       const w = globalThis as unknown as { orchestra?: Record<string, unknown>; require?: unknown; process?: unknown };
       return { keys: Object.keys(w.orchestra ?? {}).sort(), require: typeof w.require, process: typeof w.process };
     });
-    expect(bridge).toEqual({ keys: ['getSettings', 'onStatus', 'platform', 'saveSettings', 'version'], require: 'undefined', process: 'undefined' });
+    expect(bridge).toEqual({
+      keys: ['getSettings', 'onCommand', 'onStatus', 'platform', 'replyFinished', 'restartBackend', 'saveSettings', 'version'],
+      require: 'undefined',
+      process: 'undefined',
+    });
 
     await sendMessage(page, 'hello from the desktop');
     const reply = page.locator('[data-testid=message][data-role=assistant][data-status=complete]');
@@ -76,5 +80,24 @@ describe('the desktop app (real Electron)', { timeout: 90_000 }, () => {
     await page.getByTestId('settings-button').click();
     await page.getByTestId('settings-dialog').waitFor();
     await eventually(countOf(page.getByTestId('settings-dialog').locator('input'))).toBeGreaterThan(3);
+    await page.getByTestId('settings-dialog').getByRole('button', { name: 'Close' }).first().click();
+
+    // The application menu: the app's commands next to the standard roles; no DevTools outside debug runs.
+    const menu = await app.evaluate(({ Menu }) => {
+      const m = Menu.getApplicationMenu();
+      return { newChat: m?.getMenuItemById('new-chat')?.label, settings: m?.getMenuItemById('settings')?.label, devtools: m?.getMenuItemById('devtools') ?? null };
+    });
+    expect(menu).toMatchObject({ newChat: 'New Chat', devtools: null });
+    expect(menu.settings).toMatch(/Settings/);
+    // Menu → Settings reaches the page through the bridge.
+    await app.evaluate(({ Menu }) => {
+      const item = Menu.getApplicationMenu()?.getMenuItemById('settings');
+      if (item) (item.click as () => void)();
+    });
+    await page.getByTestId('settings-dialog').waitFor();
+
+    // The window's state is saved when it closes, for the next start.
+    await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0]?.close());
+    await eventually(() => Promise.resolve(existsSync(path.join(userData ?? '', 'window-state.json')))).toBe(true);
   });
 });

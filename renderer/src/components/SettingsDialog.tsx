@@ -2,11 +2,17 @@ import { useEffect, useState, type FormEvent } from 'react';
 import type { DesktopSettings, OrchestraBridge, SecretName, SettingsUpdate, SettingsView } from '../../../preload/api.js';
 import { CloseIcon } from './Icons.js';
 
-const FIELDS: Array<{ key: Exclude<keyof DesktopSettings, 'logLevel'>; label: string; placeholder: string; help: string }> = [
+const FIELDS: Array<{ key: Exclude<keyof DesktopSettings, 'logLevel' | 'notifyOnReply'>; label: string; placeholder: string; help: string }> = [
   { key: 'llmBaseUrl', label: 'Model provider URL', placeholder: 'http://127.0.0.1:11434/v1', help: 'LLM_BASE_URL — empty probes Ollama and LM Studio on this machine.' },
   { key: 'llmModel', label: 'Default model', placeholder: "the provider's first model", help: 'LLM_MODEL' },
   { key: 'databaseUrl', label: 'Database URL', placeholder: 'SQLite in the app data folder', help: 'DATABASE_URL — postgres://user@host/db for a shared PostgreSQL.' },
   { key: 'redisUrl', label: 'Redis URL', placeholder: 'in-memory cache', help: 'REDIS_URL — redis://host:6379 for a shared cache.' },
+  {
+    key: 'updateUrl',
+    label: 'Update URL',
+    placeholder: 'no update checks',
+    help: 'A web folder that serves the installers and latest*.yml from npm run dist; empty turns update checks off.',
+  },
 ];
 
 const SECRETS: Array<{ key: SecretName; label: string }> = [
@@ -88,6 +94,15 @@ export function SettingsDialog({ bridge, onClose }: { bridge: OrchestraBridge; o
                   </option>
                 ))}
               </select>
+            </label>
+            <label className="field field-inline">
+              <input
+                type="checkbox"
+                data-testid="setting-notify-on-reply"
+                checked={draft.notifyOnReply}
+                onChange={(e) => setDraft({ ...draft, notifyOnReply: e.target.checked })}
+              />
+              <span>Notify me when a reply finishes while Orchestra is in the background</span>
             </label>
             {SECRETS.map((s) => (
               <label key={s.key} className="field">

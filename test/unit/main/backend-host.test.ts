@@ -127,7 +127,7 @@ describe('BackendHost', () => {
   it('restarts a crashed backend and reports the new URL', async () => {
     const children: FakeUtilityProcess[] = [];
     const restarted = deferred<{ url: string }>();
-    const { host, statuses } = make(children, { onRestarted: (info) => restarted.resolve(info) });
+    const { host, statuses } = make(children, { restartDelayMs: 0, onRestarted: (info) => restarted.resolve(info) });
     await host.start();
     children[0]?.exit(139);
     const info = await restarted.promise;
@@ -138,23 +138,102 @@ describe('BackendHost', () => {
     await host.stop();
   });
 
-  it('gives up after too many crashes within the window', async () => {
+  it('restarts after a crash with a growing delay, and says so in the status with the log path', async () => {
+    vi.useFakeTimers();
     const children: FakeUtilityProcess[] = [];
-    const fatal = deferred<string>();
-    let restarts = 0;
-    const { host } = make(children, {
-      maxRestarts: 2,
-      onRestarted: () => {
-        restarts++;
-        children.at(-1)?.exit(1);
-      },
-      onFatal: (m) => fatal.resolve(m),
+    const restarted: string[] = [];
+    const { host, statuses } = make(children, {
+      restartDelayMs: 1_000,
+      maxRestartDelayMs: 1_500,
+      logPath: '/data/logs/backend.log',
+      maxCrashes: 5,
+      onRestarted: (info) => restarted.push(info.url),
     });
     await host.start();
     children[0]?.exit(1);
-    await expect(fatal.promise).resolves.toMatch(/crashed 3 times within 60 s, so it is not restarted again/);
-    expect(restarts).toBe(2);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(statuses.at(-1)).toMatchObject({
+      state: 'restarting',
+      crash: { exitCode: 1, crashesInWindow: 1, restarting: true, logPath: '/data/logs/backend.log' },
+    });
+    expect(statuses.at(-1)?.message).toBe('The backend stopped unexpectedly (exit code 1). Restarting it in 1 s.');
+    await vi.advanceTimersByTimeAsync(999);
+    expect(children).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(children).toHaveLength(2);
+    expect(restarted).toEqual(['http://127.0.0.1:40001']);
+    // The second crash in the window waits twice as long, capped at maxRestartDelayMs.
+    children[1]?.exit(1);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(statuses.at(-1)?.message).toMatch(/Restarting it in 1\.5 s\.$/);
+    await vi.advanceTimersByTimeAsync(1_499);
+    expect(children).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
     expect(children).toHaveLength(3);
+    expect(host.restartDelay(1)).toBe(1_000);
+    expect(host.restartDelay(2)).toBe(1_500);
+    await host.stop();
+  });
+
+  it('stops restarting at the third crash within a minute, says so, and restarts when asked', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const children: FakeUtilityProcess[] = [];
+    const fatal: string[] = [];
+    const { host, statuses } = make(children, { restartDelayMs: 100, now: () => now, onFatal: (m) => fatal.push(m), logPath: '/logs/backend.log' });
+    await host.start();
+    for (const at of [1_000, 20_000]) {
+      now = at;
+      children.at(-1)?.exit(134);
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    expect(children).toHaveLength(3);
+    expect(fatal).toEqual([]);
+    now = 59_000;
+    children.at(-1)?.exit(134);
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(children).toHaveLength(3);
+    expect(fatal).toEqual(['The backend stopped unexpectedly (exit code 134). It crashed 3 times within 60 s, so it is not restarted again.']);
+    expect(statuses.at(-1)).toMatchObject({ state: 'failed', crash: { crashesInWindow: 3, restarting: false, logPath: '/logs/backend.log' } });
+    expect(host.info).toBeUndefined();
+
+    // The Restart button: a fresh start with a fresh crash count.
+    const info = await host.restartAfterFailure();
+    expect(info.url).toBe('http://127.0.0.1:40003');
+    now = 60_000;
+    children.at(-1)?.exit(134);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(statuses.at(-1)).toMatchObject({ state: 'restarting', crash: { crashesInWindow: 1 } });
+    await host.stop();
+  });
+
+  it('forgets crashes older than the window', async () => {
+    vi.useFakeTimers();
+    let now = 0;
+    const children: FakeUtilityProcess[] = [];
+    const fatal: string[] = [];
+    const { host } = make(children, { restartDelayMs: 10, now: () => now, onFatal: (m) => fatal.push(m) });
+    await host.start();
+    for (const at of [0, 30_000, 61_000, 92_000]) {
+      now = at;
+      children.at(-1)?.exit(1);
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    expect(fatal).toEqual([]);
+    expect(children).toHaveLength(5);
+    await host.stop();
+  });
+
+  it('does not restart a crashed backend once stop was called during the backoff', async () => {
+    vi.useFakeTimers();
+    const children: FakeUtilityProcess[] = [];
+    const { host } = make(children, { restartDelayMs: 1_000 });
+    await host.start();
+    children[0]?.exit(1);
+    await vi.advanceTimersByTimeAsync(10);
+    await host.stop();
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(children).toHaveLength(1);
   });
 
   it('sends reconfigure and reports whether the backend applied it live', async () => {

@@ -39,7 +39,7 @@ describe('SettingsService', () => {
   it('starts from defaults and maps them to loopback, port-0 backend overrides', () => {
     const { service } = setup();
     expect(service.view()).toEqual({
-      settings: { llmBaseUrl: '', llmModel: '', databaseUrl: '', redisUrl: '', logLevel: 'info' },
+      settings: { llmBaseUrl: '', llmModel: '', databaseUrl: '', redisUrl: '', logLevel: 'info', notifyOnReply: true, updateUrl: '' },
       secrets: { llmApiKey: { set: false }, databasePassword: { set: false } },
       encryptionAvailable: true,
     });
@@ -109,9 +109,9 @@ describe('SettingsService', () => {
 
   it('survives a corrupted store file', () => {
     const { service, store } = setup();
-    store.set('settings', { llmBaseUrl: 42, logLevel: 'loud', unknown: 'x' });
+    store.set('settings', { llmBaseUrl: 42, logLevel: 'loud', unknown: 'x', notifyOnReply: 'yes', updateUrl: false });
     store.set('secrets', 'nonsense');
-    expect(service.settings()).toEqual({ llmBaseUrl: '', llmModel: '', databaseUrl: '', redisUrl: '', logLevel: 'info' });
+    expect(service.settings()).toEqual({ llmBaseUrl: '', llmModel: '', databaseUrl: '', redisUrl: '', logLevel: 'info', notifyOnReply: true, updateUrl: '' });
     expect(service.view().secrets.llmApiKey.set).toBe(false);
   });
 });
@@ -130,6 +130,9 @@ describe('parseSettingsUpdate (input from the renderer is untrusted)', () => {
     [{ secrets: { llmApiKey: 5 } }, 'llmApiKey'],
     [{ secrets: { other: 'x' } }, 'other'],
     [{ settings: { llmModel: 'x'.repeat(2001) } }, 'llmModel'],
+    [{ settings: { notifyOnReply: 'false' } }, 'notifyOnReply'],
+    [{ settings: { updateUrl: 'file:///srv/updates' } }, 'updateUrl'],
+    [{ settings: { updateUrl: true } }, 'updateUrl'],
   ])('%j is refused, naming %s', (input, field) => {
     try {
       parseSettingsUpdate(input);
@@ -146,6 +149,17 @@ describe('parseSettingsUpdate (input from the renderer is untrusted)', () => {
         settings: { llmBaseUrl: '', databaseUrl: 'sqlite:///tmp/app.db', redisUrl: 'memory://' },
       }),
     ).toEqual({ settings: { llmBaseUrl: '', databaseUrl: 'sqlite:///tmp/app.db', redisUrl: 'memory://' } });
+  });
+
+  it('takes the notification switch as a boolean and the update feed as an http(s) URL; neither reaches the backend', () => {
+    expect(parseSettingsUpdate({ settings: { notifyOnReply: false, updateUrl: ' https://updates.example/orchestra/ ' } })).toEqual({
+      settings: { notifyOnReply: false, updateUrl: 'https://updates.example/orchestra/' },
+    });
+    const store = new Map<string, unknown>();
+    const service = new SettingsService({ get: (k) => store.get(k), set: (k, v) => store.set(k, v) }, { isEncryptionAvailable: () => false, encryptString: () => Buffer.alloc(0), decryptString: () => '' });
+    service.update({ settings: { notifyOnReply: false, updateUrl: 'http://127.0.0.1:9/feed' } });
+    expect(service.settings()).toMatchObject({ notifyOnReply: false, updateUrl: 'http://127.0.0.1:9/feed' });
+    expect(Object.keys(service.backendOverrides('/d')).sort()).toEqual(['apiPort', 'dataDir', 'host', 'logLevel', 'logToFile']);
   });
 });
 
