@@ -190,6 +190,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       rendererDir: options.rendererDir ?? rendererDistDir,
       validateRouter: validateRoutes(validation),
       isClosing: () => closing,
+      startedAt,
     });
     const httpServer = createHttpServer(app, fast);
     const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');

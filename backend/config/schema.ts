@@ -59,6 +59,7 @@ export const fields = {
   dbQueryTimeoutMs: { env: 'DB_QUERY_TIMEOUT_MS', doc: 'PostgreSQL statement/query timeout, ms (kept below the breaker timeout)', schema: positiveInt, defaultDoc: '2000' },
   dbConnectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', doc: 'PostgreSQL connect timeout, ms', schema: positiveInt, defaultDoc: '2000' },
   dbBreakerTimeoutMs: { env: 'DB_BREAKER_TIMEOUT_MS', doc: 'time limit of one PostgreSQL call through its breaker, ms (above the query and connect timeouts)', schema: positiveInt, defaultDoc: 'DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500' },
+  gatewayBlockOnFail: { env: 'GATEWAY_BLOCK_ON_FAIL', doc: 'the OpenAI-compatible gateway (/v1) refuses a reply whose code fails validation', schema: bool, defaultDoc: 'false' },
   dbPullIntervalMs: { env: 'DB_PULL_INTERVAL_MS', doc: 'how often rows written by other instances are pulled from PostgreSQL, ms', schema: positiveInt, defaultDoc: '5000' },
 } satisfies Record<string, FieldSpec>;
 
@@ -97,6 +98,7 @@ export interface Config {
   /** Undefined means DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500. */
   dbBreakerTimeoutMs: number | undefined;
   dbPullIntervalMs: number;
+  gatewayBlockOnFail: boolean;
 }
 
 export const defaults = {
@@ -123,4 +125,5 @@ export const defaults = {
   dbQueryTimeoutMs: 2000,
   dbConnectTimeoutMs: 2000,
   dbPullIntervalMs: 5000,
+  gatewayBlockOnFail: false,
 } satisfies Partial<Config>;

@@ -11,6 +11,9 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import type { StatusService } from '../status/status.js';
+import { gatewayErrorHandler } from '../gateway/errors.js';
+import { createGatewayMetrics } from '../gateway/metrics.js';
+import { gatewayRouter } from '../gateway/routes.js';
 import { pairingRoute, presentedToken, requireToken } from './auth.js';
 import { AppError, errorBody } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
@@ -40,6 +43,8 @@ export interface AppDeps {
   validateRouter?: express.Router;
   rendererDir?: string;
   isClosing: () => boolean;
+  /** Epoch ms the server started; reported as the models' `created` on /v1. */
+  startedAt?: number;
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -92,6 +97,11 @@ function jsonBodyParser(limit: number) {
   };
 }
 
+const isGatewayPath = (req: Request): boolean => {
+  const p = pathOf((req as { originalUrl?: string }).originalUrl ?? req.url);
+  return p === '/v1' || p.startsWith('/v1/');
+};
+
 /** Turns anything thrown into the contract's error shape; never sends a stack to a client. */
 function errorHandler(deps: AppDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -113,6 +123,11 @@ function errorHandler(deps: AppDeps) {
     } else {
       requestLog(req).error({ err }, 'unhandled error');
       appError = new AppError(500, 'internal-error', 'something went wrong on the server; the log has the details');
+    }
+    if (isGatewayPath(req)) {
+      // Errors raised before the /v1 router (the Host guard) still leave in OpenAI's shape.
+      gatewayErrorHandler(err, req, res, _next);
+      return;
     }
     if (res.headersSent) {
       // An SSE stream already started: the chat service reported the failure in-band.
@@ -175,6 +190,22 @@ export function createApp(deps: AppDeps): BuiltApp {
   });
   app.use('/api', api);
 
+  // The OpenAI-compatible gateway: same guards as /api, OpenAI's error shape, never the app's HTML.
+  if (deps.models) {
+    app.use(
+      '/v1',
+      gatewayRouter({
+        chat: deps.chat,
+        models: deps.models,
+        guards: apiGuards,
+        bodyLimitBytes: config.bodyLimitBytes,
+        blockOnFail: config.gatewayBlockOnFail,
+        metrics: createGatewayMetrics(deps.metrics.registry),
+        startedAt: Math.floor((deps.startedAt ?? Date.now()) / 1000),
+      }),
+    );
+  }
+
   const rendererDir = deps.rendererDir;
   if (rendererDir !== undefined && existsSync(path.join(rendererDir, 'index.html'))) {
     app.use(
@@ -186,7 +217,7 @@ export function createApp(deps: AppDeps): BuiltApp {
         },
       }),
     );
-    app.get(/^\/(?!api\/|ws\/).*/, (req: Request, res: Response) => {
+    app.get(/^\/(?!api\/|ws\/|v1(?:\/|$)).*/, (req: Request, res: Response) => {
       res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(path.join(rendererDir, 'index.html'));
