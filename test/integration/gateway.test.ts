@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import path from 'node:path';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError, UnprocessableEntityError } from 'openai';
 import type { ChatCompletionChunk } from 'openai/resources/chat/completions';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -439,9 +442,18 @@ describe('limits and breakers', () => {
 
   it('counts completions by credential name in /metrics', async () => {
     await client.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'count me' }] });
+    for await (const _ of await client.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'and me' }], stream: true })) {
+      // drained
+    }
     const text = await (await fetch(`${t.url}/metrics`)).text();
     expect(text).toMatch(/orchestra_gateway_requests_total\{credential="owner",outcome="complete",stream="false"\} [1-9]/);
     expect(text).toMatch(/orchestra_gateway_tokens_total\{credential="owner",kind="completion"\} [1-9]/);
     expect(text).toMatch(/orchestra_gateway_time_to_first_token_seconds_count\{credential="owner"\} [1-9]/);
+    const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => existsSync(p));
+    expect(promtool, 'promtool is installed by .ci/run (Debian package prometheus)').toBeDefined();
+    const file = path.join(t.dataDir, 'gateway-metrics.txt');
+    writeFileSync(file, text);
+    const out = execFileSync('/bin/sh', ['-c', `${promtool ?? 'promtool'} check metrics < ${file} 2>&1; echo "exit=$?"`]).toString();
+    expect(out.trim().split('\n').pop()).toBe('exit=0');
   });
 });
