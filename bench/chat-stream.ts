@@ -9,7 +9,7 @@ import { line, median, root, startOrchestra } from './lib.js';
  *   provider directly; target: under 5 ms more (p50);
  * - tokens per second of a 3,000-token reply through Orchestra vs directly; target >= 0.8x.
  */
-async function startProvider(args: string[]): Promise<{ url: string; child: ChildProcess }> {
+export async function startProvider(args: string[]): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/fixtures/fake-provider-cli.ts'), ...args], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -27,7 +27,7 @@ async function startProvider(args: string[]): Promise<{ url: string; child: Chil
 }
 
 /** Reads a streaming response; returns ms to the first chunk matching `first` and ms to the end. */
-async function timeStream(url: string, body: unknown, headers: Record<string, string>, first: string): Promise<{ firstMs: number; totalMs: number }> {
+export async function timeStream(url: string, body: unknown, headers: Record<string, string>, first: string): Promise<{ firstMs: number; totalMs: number }> {
   const start = performance.now();
   const res = await request(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   let firstMs = NaN;
