@@ -70,10 +70,17 @@ export function toOpenAIError(err: unknown): OpenAIErrorReply {
       return reply(400, 'invalid_request_error', err.message, err.code === 'invalid-request' ? null : snake(err.code), param);
     }
     if (err.code === 'model-not-found') return reply(404, 'invalid_request_error', err.message, 'model_not_found', 'model');
-    if (err.code === 'rate-limited') return reply(429, 'rate_limit_error', err.message, 'rate_limit_exceeded');
+    if (err.code === 'rate-limited') {
+      const out = reply(429, 'rate_limit_error', err.message, 'rate_limit_exceeded');
+      const retryAfter = retryAfterOf(err);
+      if (retryAfter !== undefined) out.retryAfter = retryAfter;
+      return out;
+    }
     if (err.code === 'code-validation-failed') return reply(status, 'validation_error', err.message, 'code_validation_failed');
     const out = reply(status, typeFor(status), err.message, snake(err.code));
-    if (status === 503) out.retryAfter = '1';
+    const retryAfter = retryAfterOf(err);
+    if (retryAfter !== undefined) out.retryAfter = retryAfter;
+    else if (status === 503) out.retryAfter = '1';
     return out;
   }
   // Body-parser failures carry a `type`; anything else is a bug, reported without its stack.
@@ -90,8 +97,19 @@ export function toOpenAIError(err: unknown): OpenAIErrorReply {
   return reply(500, 'server_error', 'something went wrong on the server; the log has the details', 'internal_error');
 }
 
+/** A Retry-After an AppError carries in its details (limits may say when a slot frees up). */
+function retryAfterOf(err: AppError): string | undefined {
+  const details = err.details as { retryAfter?: unknown; retryAfterSeconds?: unknown } | undefined;
+  const value = details?.retryAfterSeconds ?? details?.retryAfter;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(Math.max(1, Math.ceil(value)));
+  if (typeof value === 'string' && /^\d+$/.test(value)) return value;
+  return undefined;
+}
+
 export function sendOpenAIError(res: Response, error: OpenAIErrorReply): void {
-  if (error.retryAfter !== undefined && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', error.retryAfter);
+  // OpenAI clients back off on 429 by Retry-After; every 429 carries one.
+  const retryAfter = error.retryAfter ?? (error.status === 429 ? '1' : undefined);
+  if (retryAfter !== undefined && !res.hasHeader('Retry-After')) res.setHeader('Retry-After', retryAfter);
   res.status(error.status).json(error.body);
 }
 

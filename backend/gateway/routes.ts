@@ -157,6 +157,8 @@ export function gatewayRouter(deps: GatewayDeps): Router {
     res.on('close', () => {
       if (!res.writableFinished) deps.chat.cancel(started.messageId, 'client-gone');
     });
+    // Gone while the turn was being stored: its 'close' has already fired.
+    if (res.destroyed) deps.chat.cancel(started.messageId, 'client-gone');
     const result = await started.result;
     const { message } = result;
     const count = (outcome: string): void => {

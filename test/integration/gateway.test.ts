@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError, RateLimitError, UnprocessableEntityError } from 'openai';
@@ -269,6 +270,20 @@ describe('errors in OpenAI shape', () => {
       expect(Object.keys(body.error).sort()).toEqual(['code', 'message', 'param', 'type']);
       expect(body.error).toMatchObject({ type: 'invalid_request_error', code: 'unknown_url', param: null });
     }
+  });
+
+  it('the shared Host guard answers /v1 in OpenAI shape too', async () => {
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${t.url}/v1/models`, { headers: { host: 'rebinding.example', authorization: `Bearer ${t.token}` } }, (res) => {
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+    expect(JSON.parse(body)).toEqual({ error: { message: expect.stringMatching(/ALLOWED_HOSTS/), type: 'permission_error', param: null, code: 'host_not_allowed' } });
   });
 
   it('RateLimitError with Retry-After when the provider rate-limits', async () => {
