@@ -84,8 +84,10 @@ export function gatewayRouter(deps: GatewayDeps): Router {
     res.json({ object: 'list', data: models.map(modelEntry) });
   });
 
-  router.get('/models/:model', async (req: Request, res: Response) => {
-    const wanted = String(req.params.model);
+  // Model names may hold slashes (OpenRouter's `vendor/model`), so the rest of the path is the name.
+  router.get('/models/*model', async (req: Request, res: Response) => {
+    const raw: unknown = req.params.model;
+    const wanted = Array.isArray(raw) ? raw.join('/') : String(raw);
     const { models } = await deps.models.list();
     if (!models.includes(wanted)) throw modelNotFound(wanted);
     res.json(modelEntry(wanted));

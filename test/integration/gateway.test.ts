@@ -59,6 +59,12 @@ describe('models', () => {
     }
     await expect(client.models.retrieve('fake-model-2')).resolves.toMatchObject({ id: 'fake-model-2', object: 'model' });
     await expect(client.models.retrieve('nope')).rejects.toBeInstanceOf(NotFoundError);
+    const other = await startTestServer({ provider: { models: ['vendor/model-a'] } });
+    try {
+      await expect(clientFor(other).models.retrieve('vendor/model-a')).resolves.toMatchObject({ id: 'vendor/model-a' });
+    } finally {
+      await other.close();
+    }
   });
 });
 
