@@ -2,6 +2,7 @@ import express, { Router, type NextFunction, type Request, type RequestHandler, 
 import { z } from 'zod';
 import { principalOf } from '../access/principal.js';
 import type { ChatService, TurnResult } from '../chat/service.js';
+import type { ConversationThreads } from '../chat/threads.js';
 import { AppError } from '../http/errors.js';
 import { requestLog } from '../http/request-context.js';
 import { SseWriter } from '../http/sse.js';
@@ -28,6 +29,8 @@ export interface GatewayDeps {
   /** GATEWAY_BLOCK_ON_FAIL: refuse replies whose code fails validation. */
   blockOnFail: boolean;
   metrics: GatewayMetrics;
+  /** Finds the conversation a client continues when it names none; absent: every such call starts one. */
+  threads?: ConversationThreads;
   /** Unix seconds, reported as every model's `created`. */
   startedAt: number;
 }
@@ -109,7 +112,8 @@ export function gatewayRouter(deps: GatewayDeps): Router {
   router.post('/chat/completions', async (req: Request, res: Response) => {
     const accepted = performance.now();
     const request = parseCompletionRequest(req.body);
-    const credential = principalOf(req)?.name ?? 'unknown';
+    const principal = principalOf(req);
+    const credential = principal?.name ?? 'unknown';
     const header = req.headers[CONVERSATION_HEADER.toLowerCase()];
     let continued: string | undefined;
     if (header !== undefined) {
@@ -118,6 +122,7 @@ export function gatewayRouter(deps: GatewayDeps): Router {
       continued = parsed.data;
     }
     await checkModel(request.model);
+    continued ??= await deps.threads?.find(principal?.id ?? credential, request.turns);
 
     const { stream, includeUsage } = request;
     // Held back until the reply is validated, when a failing reply must be refused.
@@ -199,6 +204,10 @@ export function gatewayRouter(deps: GatewayDeps): Router {
     }
 
     count(message.status);
+    // Before the answer ends, so the client's next request already finds its conversation.
+    await deps.threads?.remember(principal?.id ?? credential, request.turns, message.content, message.conversationId).catch((err: unknown) => {
+      requestLog(req).warn({ err: (err as Error).message }, 'could not remember the conversation thread');
+    });
     const usage = usageOf(result.usage, request.turns, message.content, result.toolCalls);
     deps.metrics.tokens.inc({ credential, kind: 'prompt' }, usage.prompt_tokens);
     deps.metrics.tokens.inc({ credential, kind: 'completion' }, usage.completion_tokens);

@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
+import type { ConversationThreads } from '../chat/threads.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../data/store.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -45,6 +46,8 @@ export interface AppDeps {
   isClosing: () => boolean;
   /** Epoch ms the server started; reported as the models' `created` on /v1. */
   startedAt?: number;
+  /** Lets /v1 clients that name no conversation continue theirs. */
+  threads?: ConversationThreads;
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -201,6 +204,7 @@ export function createApp(deps: AppDeps): BuiltApp {
         bodyLimitBytes: config.bodyLimitBytes,
         blockOnFail: config.gatewayBlockOnFail,
         metrics: createGatewayMetrics(deps.metrics.registry),
+        ...(deps.threads !== undefined ? { threads: deps.threads } : {}),
         startedAt: Math.floor((deps.startedAt ?? Date.now()) / 1000),
       }),
     );

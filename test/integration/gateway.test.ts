@@ -237,6 +237,41 @@ describe('conversations', () => {
     ]);
   });
 
+  it('finds the conversation of a client that resends its history without the header', async () => {
+    t.provider?.set({ echo: true });
+    const first = await client.chat.completions.create({ model: 'fake-model', messages: [{ role: 'user', content: 'stateless one' }] }).withResponse();
+    const conversationId = first.response.headers.get(CONVERSATION) ?? '';
+    const history: OpenAI.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'stateless one' },
+      { role: 'assistant', content: first.data.choices[0]?.message.content ?? '' },
+      { role: 'user', content: 'stateless two' },
+    ];
+    const second = await client.chat.completions.create({ model: 'fake-model', messages: history, stream: true }).withResponse();
+    for await (const _ of second.data) {
+      // drained
+    }
+    expect(second.response.headers.get(CONVERSATION)).toBe(conversationId);
+    const third = await client.chat.completions
+      .create({ model: 'fake-model', messages: [...history, { role: 'assistant', content: 'stateless two' }, { role: 'user', content: 'stateless three' }] })
+      .withResponse();
+    expect(third.response.headers.get(CONVERSATION)).toBe(conversationId);
+    expect((await conversation(t, conversationId)).messages.map((m) => m.content)).toEqual([
+      'stateless one',
+      'stateless one',
+      'stateless two',
+      'stateless two',
+      'stateless three',
+      'stateless three',
+    ]);
+
+    // Once that conversation is deleted, the same history starts a new one instead of failing.
+    expect((await t.api(`/api/conversations/${conversationId}`, { method: 'DELETE' })).status).toBe(204);
+    const after = await client.chat.completions.create({ model: 'fake-model', messages: history }).withResponse();
+    const fresh = after.response.headers.get(CONVERSATION) ?? '';
+    expect(fresh).not.toBe(conversationId);
+    expect((await conversation(t, fresh)).messages.map((m) => m.content)).toEqual(['stateless one', 'stateless one', 'stateless two', 'stateless two']);
+  });
+
   it('404 in OpenAI shape for a conversation that does not exist', async () => {
     const err = await client.chat.completions
       .create({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }, { headers: { 'X-Orchestra-Conversation-Id': '0190a5d2-0000-7000-8000-000000000000' } })
