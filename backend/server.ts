@@ -6,6 +6,7 @@ import { openCache } from './cache/open.js';
 import type { Cache } from './cache/cache.js';
 import { DeferredBroadcaster } from './chat/broadcaster.js';
 import { ConversationService } from './chat/conversations.js';
+import { ConversationThreads } from './chat/threads.js';
 import { ChatService, type ReplyValidator } from './chat/service.js';
 import { describeConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -218,6 +219,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       validateRouter: validateRoutes(validation),
       isClosing: () => closing,
       tls: tls !== undefined,
+      startedAt,
+      threads: new ConversationThreads(liveCache, conversations),
     });
     const httpServer = createHttpServer(app, fast, limits);
     const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');

@@ -1,6 +1,7 @@
 import { cacheBench } from './cache.js';
 import { chatStreaming } from './chat-stream.js';
 import { footprint } from './footprint.js';
+import { gatewayBench } from './gateway.js';
 import { governanceBench } from './governance.js';
 import { governanceHealthzBench } from './governance-healthz.js';
 import { httpThroughput } from './http-throughput.js';
@@ -15,6 +16,7 @@ const only = process.argv.slice(2);
 const suites: Array<[string, () => Promise<void>]> = [
   ['http', () => httpThroughput()],
   ['chat', () => chatStreaming()],
+  ['gateway', () => gatewayBench()],
   ['footprint', () => footprint()],
   ['governance', () => governanceBench()],
   ['governance-healthz', () => governanceHealthzBench()],

@@ -14,10 +14,25 @@ interface StoredCompletion {
   usage: { promptTokens: number; completionTokens: number } | null;
 }
 
-/** Key: provider, model and the whole prompt history; any difference is another completion. */
-export function completionKey(provider: string, model: string | undefined, messages: CompletionRequest['messages']): string {
+/**
+ * Key: provider, model, the whole prompt history and any passed-through request fields; any
+ * difference is another completion.
+ */
+export function completionKey(
+  provider: string,
+  model: string | undefined,
+  messages: CompletionRequest['messages'],
+  extra?: CompletionRequest['extra'],
+): string {
   const digest = createHash('sha256')
-    .update(JSON.stringify({ provider, model: model ?? null, messages: messages.map((m) => [m.role, m.content]) }))
+    .update(
+      JSON.stringify({
+        provider,
+        model: model ?? null,
+        messages: messages.map((m) => (m.wire === undefined ? [m.role, m.content] : [m.role, m.content, m.wire])),
+        ...(extra !== undefined ? { extra } : {}),
+      }),
+    )
     .digest('hex');
   return cacheKey('completion', digest);
 }
@@ -37,7 +52,7 @@ export class CompletionCache {
   ) {}
 
   async *stream(provider: ModelProvider, request: CompletionRequest): AsyncGenerator<StreamEvent> {
-    const key = completionKey(provider.id, request.model, request.messages);
+    const key = completionKey(provider.id, request.model, request.messages, request.extra);
     const stored = await this.cache.get<unknown>(key);
     if (isStored(stored)) {
       yield* replay(stored, request.signal);
@@ -46,16 +61,20 @@ export class CompletionCache {
     const chunks: string[] = [];
     let chars = 0;
     let usage: StoredCompletion['usage'] = null;
+    // Only plain text replies are kept; one that called tools is answered fresh every time.
+    let textOnly = true;
     for await (const event of provider.stream(request)) {
       if (event.type === 'delta') {
         chunks.push(event.text);
         chars += event.text.length;
-      } else {
+      } else if (event.type === 'usage') {
         usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
+      } else if (event.type === 'tool-calls') {
+        textOnly = false;
       }
       yield event;
     }
-    if (request.signal.aborted || chunks.length === 0 || chars > MAX_STORED_CHARS) return;
+    if (request.signal.aborted || !textOnly || chunks.length === 0 || chars > MAX_STORED_CHARS) return;
     await this.cache.set(key, { chunks, usage } satisfies StoredCompletion, this.ttlSeconds);
   }
 }

@@ -5,10 +5,12 @@ import type { TokenEvent } from '../contract/events.js';
 import { newMessage, type Message, type MessageError, type Mutation } from '../data/store.js';
 import { DomainError } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { ChatTurn, ModelProvider, StreamEvent } from '../providers/types.js';
+import type { ChatTurn, ModelProvider, StreamEvent, ToolCallDelta } from '../providers/types.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { CompletionCache } from './completions-cache.js';
 import type { ConversationService } from './conversations.js';
+import { assembleToolCalls, type ToolCall } from './tool-calls.js';
+import { newTurnsOf, titleSourceOf } from './turns.js';
 import { toWireMessage } from './wire.js';
 
 export interface ProviderSource {
@@ -22,13 +24,23 @@ export interface ReplyValidator {
   validate(content: string, messageId: string): Promise<unknown>;
 }
 
-export interface ChatInput {
+interface ChatInputCommon {
   conversationId?: string | undefined;
-  message: string;
   model?: string | undefined;
   /** Opt-in: answer from (and fill) the completion cache, keyed by model and prompt history. */
   cache?: boolean | undefined;
+  /** Request fields the provider receives as given (tools, response_format, temperature …). */
+  extra?: Record<string, unknown> | undefined;
 }
+
+/**
+ * A turn is either one new user message, answered with the stored history as the prompt, or the
+ * whole prompt as the caller sent it (what OpenAI-style clients do on every request). Then the
+ * prompt goes to the provider as sent, and only the turns the conversation does not hold yet are
+ * stored: its stored turns are matched as a prefix of the ones sent. System and tool turns go to
+ * the provider but are not stored as messages.
+ */
+export type ChatInput = ChatInputCommon & ({ message: string; turns?: undefined } | { turns: ChatTurn[]; message?: undefined });
 
 export type Transport = 'http' | 'sse' | 'socket';
 
@@ -36,6 +48,8 @@ export interface TurnOptions {
   transport: Transport;
   /** The direct caller's token sink (the SSE response); room members get tokens via the broadcaster. */
   onToken?: (event: TokenEvent) => void;
+  /** The direct caller's sink for `tool_calls` deltas, passed on as the provider sent them. */
+  onToolCalls?: (calls: ToolCallDelta[]) => void;
   /**
    * Runs once the turn is stored and before its first token is handed out, so the caller can
    * open its stream or join the conversation's room without missing token 0.
@@ -47,9 +61,24 @@ export interface TurnOptions {
 export interface StartedTurn {
   conversationId: string;
   messageId: string;
-  userMessage: wire.Message;
+  /** The last user message this turn stored (none when the caller's turns held no new one). */
+  userMessage: wire.Message | undefined;
   /** Settles when the assistant message is stored, whatever the outcome. Never rejects. */
   done: Promise<wire.Message>;
+  /** Settles with `done`, with what the provider said about the reply beyond its text. Never rejects. */
+  result: Promise<TurnResult>;
+}
+
+export interface TurnResult {
+  message: wire.Message;
+  /** As the provider reported it (`stop`, `length`, `tool_calls` …); null when it said nothing. */
+  finishReason: string | null;
+  /** The reply's tool calls, assembled from their deltas; empty when it called none. */
+  toolCalls: ToolCall[];
+  /** Token counts as the provider reported them; undefined when it sent none. */
+  usage: { promptTokens: number; completionTokens: number } | undefined;
+  /** What ended a failed reply (a ProviderError keeps the upstream status); undefined otherwise. */
+  error: DomainError | undefined;
 }
 
 type StopReason = 'cancel' | 'client-gone' | 'shutdown';
@@ -57,7 +86,7 @@ type StopReason = 'cancel' | 'client-gone' | 'shutdown';
 interface ActiveTurn {
   controller: AbortController;
   reason: StopReason | undefined;
-  done: Promise<wire.Message>;
+  done: Promise<TurnResult>;
 }
 
 const TITLE_LENGTH = 60;
@@ -103,28 +132,45 @@ export class ChatService {
     const now = new Date().toISOString();
     const conversation = existing
       ? { ...existing, updatedAt: now }
-      : conversations.newConversation(titleFrom(input.message), now);
+      : conversations.newConversation(titleFrom(input.turns === undefined ? input.message : titleSourceOf(input.turns)), now);
     const model = input.model ?? provider.defaultModel ?? null;
-    const userMessage = newMessage({
+    const history = existing ? await conversations.history(conversation.id) : [];
+    let prompt: ChatTurn[];
+    let fresh: ChatTurn[];
+    if (input.turns === undefined) {
+      fresh = [{ role: 'user', content: input.message }];
+      prompt = [...history, ...fresh];
+    } else {
+      fresh = newTurnsOf(history, input.turns);
+      prompt = input.turns;
+    }
+    const storedTurns = fresh.map((turn) =>
+      newMessage({
+        id: newId(),
+        conversationId: conversation.id,
+        role: turn.role === 'assistant' ? 'assistant' : 'user',
+        content: turn.content,
+        status: 'complete',
+        createdAt: now,
+      }),
+    );
+    const userMessage = storedTurns.findLast((m) => m.role === 'user');
+    const assistant = newMessage({
       id: newId(),
       conversationId: conversation.id,
-      role: 'user',
-      content: input.message,
-      status: 'complete',
-      createdAt: now,
-    });
-    const assistant: Message = {
-      ...userMessage,
-      id: newId(),
       role: 'assistant',
       content: '',
       status: 'streaming',
       model,
-    };
-    const history = existing ? await conversations.history(conversation.id) : [];
-    const prompt: ChatTurn[] = [...history, { role: 'user', content: input.message }];
+      createdAt: now,
+    });
     const controller = new AbortController();
-    const request = { model: model ?? undefined, messages: prompt, signal: controller.signal };
+    const request = {
+      model: model ?? undefined,
+      messages: prompt,
+      signal: controller.signal,
+      ...(input.extra !== undefined ? { extra: input.extra } : {}),
+    };
     const completions = input.cache === true ? this.deps.completions : undefined;
     const stream = (completions ? completions.stream(provider, request) : provider.stream(request))[Symbol.asyncIterator]();
     // Ask for the first event before writing: the provider connects and starts generating while
@@ -134,7 +180,7 @@ export class ChatService {
     try {
       await conversations.write(conversation.id, [
         { kind: 'conversation.upsert', row: conversation },
-        { kind: 'message.upsert', row: userMessage },
+        ...storedTurns.map((row): Mutation => ({ kind: 'message.upsert', row })),
         { kind: 'message.upsert', row: assistant },
       ]);
     } catch (err) {
@@ -157,10 +203,18 @@ export class ChatService {
       void stream.return?.(undefined).catch(() => undefined);
       throw err;
     }
-    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(toWireMessage(assistant)) };
+    const placeholder: TurnResult = { message: toWireMessage(assistant), finishReason: null, toolCalls: [], usage: undefined, error: undefined };
+    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(placeholder) };
     this.active.set(assistant.id, turn);
     turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
-    return { conversationId: conversation.id, messageId: assistant.id, userMessage: toWireMessage(userMessage), done: turn.done };
+    const result = turn.done;
+    return {
+      conversationId: conversation.id,
+      messageId: assistant.id,
+      userMessage: userMessage === undefined ? undefined : toWireMessage(userMessage),
+      done: result.then((r) => r.message),
+      result,
+    };
   }
 
   /** Stops a streaming reply; returns false when no such reply is streaming here. */
@@ -193,20 +247,32 @@ export class ChatService {
     turn: ActiveTurn,
     accepted: number,
     options: TurnOptions,
-  ): Promise<wire.Message> {
+  ): Promise<TurnResult> {
     const { broadcaster, metrics } = this.deps;
     const parts: string[] = [];
     let seq = 0;
     let firstTokenAt: number | undefined;
     let usage: { promptTokens: number; completionTokens: number } | undefined;
+    let finishReason: string | null = null;
+    const toolCallDeltas: ToolCallDelta[] = [];
     let failure: MessageError | undefined;
+    let thrown: DomainError | undefined;
     try {
       for (let next = source.first; ; next = source.stream.next()) {
         const result = await next;
         if (result.done === true) break;
         const event = result.value;
-        if (event.type === 'usage') {
-          usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
+        if (event.type !== 'delta') {
+          if (event.type === 'usage') usage = { promptTokens: event.promptTokens, completionTokens: event.completionTokens };
+          else if (event.type === 'finish') finishReason = event.reason;
+          else {
+            if (firstTokenAt === undefined) {
+              firstTokenAt = performance.now();
+              metrics.chatTtft.observe((firstTokenAt - accepted) / 1000);
+            }
+            for (const call of event.calls) toolCallDeltas.push(call);
+            options.onToolCalls?.(event.calls);
+          }
           continue;
         }
         if (event.text.length === 0) continue;
@@ -228,6 +294,7 @@ export class ChatService {
     } catch (err) {
       // Release the upstream request if the loop ended for any reason other than the stream's own.
       void source.stream.return?.(undefined).catch(() => undefined);
+      if (err instanceof DomainError) thrown = err;
       const code = err instanceof DomainError ? err.code : 'internal-error';
       const message = err instanceof Error ? err.message : String(err);
       failure = { code, message };
@@ -293,7 +360,13 @@ export class ChatService {
       { messageId: final.id, conversationId: final.conversationId, status, tokens: seq, ttftMs: final.ttftMs, durationMs: final.durationMs },
       'chat turn finished',
     );
-    return sent;
+    return {
+      message: sent,
+      finishReason: status === 'complete' ? finishReason : null,
+      toolCalls: assembleToolCalls(toolCallDeltas),
+      usage,
+      error: status === 'error' ? (thrown ?? new DomainError('internal', 'internal-error', final.error?.message ?? 'the reply failed')) : undefined,
+    };
   }
 }
 

@@ -61,6 +61,7 @@ export const fields = {
   dbQueryTimeoutMs: { env: 'DB_QUERY_TIMEOUT_MS', doc: 'PostgreSQL statement/query timeout, ms (kept below the breaker timeout)', schema: positiveInt, defaultDoc: '2000' },
   dbConnectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', doc: 'PostgreSQL connect timeout, ms', schema: positiveInt, defaultDoc: '2000' },
   dbBreakerTimeoutMs: { env: 'DB_BREAKER_TIMEOUT_MS', doc: 'time limit of one PostgreSQL call through its breaker, ms (above the query and connect timeouts)', schema: positiveInt, defaultDoc: 'DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500' },
+  gatewayBlockOnFail: { env: 'GATEWAY_BLOCK_ON_FAIL', doc: 'the OpenAI-compatible gateway (/v1) refuses a reply whose code fails validation', schema: bool, defaultDoc: 'false' },
   dbPullIntervalMs: { env: 'DB_PULL_INTERVAL_MS', doc: 'how often rows written by other instances are pulled from PostgreSQL, ms', schema: positiveInt, defaultDoc: '5000' },
   governanceTimeoutMs: { env: 'GOVERNANCE_TIMEOUT_MS', doc: 'time limit of one validation, ms; past it the verdict is `error` with a `governance-timeout` finding', schema: positiveInt, defaultDoc: '10000' },
   governanceThreads: { env: 'GOVERNANCE_THREADS', doc: 'most worker threads validating code', schema: positiveInt, defaultDoc: 'cores - 1 (1 to 4)' },
@@ -118,6 +119,7 @@ export interface Config {
   tlsCertFile: string | undefined;
   tlsKeyFile: string | undefined;
   trustProxy: boolean;
+  gatewayBlockOnFail: boolean;
 }
 
 export const defaults = {
@@ -151,4 +153,5 @@ export const defaults = {
   requestTimeoutMs: 30_000,
   maxConnections: 2048,
   trustProxy: false,
+  gatewayBlockOnFail: false,
 } satisfies Partial<Config>;

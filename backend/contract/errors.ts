@@ -21,6 +21,8 @@ export const ERROR_CODES = [
   'too-many-chats',
   // Resources
   'not-found',
+  'unknown-url',
+  'model-not-found',
   'method-not-allowed',
   'not-streaming',
   'not-implemented',
@@ -31,6 +33,8 @@ export const ERROR_CODES = [
   'internal-error',
   // Chat and providers
   'cancelled',
+  'reply-cancelled',
+  'code-validation-failed',
   'no-provider',
   'provider-unavailable',
   'provider-timeout',

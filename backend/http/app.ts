@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { Logger } from 'pino';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
+import type { ConversationThreads } from '../chat/threads.js';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../data/store.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -18,6 +19,9 @@ import { retryAfterOf, type Lockout } from '../access/lockout.js';
 import type { MinuteWindows } from '../access/windows.js';
 import { DomainError } from '../errors.js';
 import { AppError, errorBody, httpStatusOf } from './errors.js';
+import { gatewayErrorHandler } from '../gateway/errors.js';
+import { createGatewayMetrics } from '../gateway/metrics.js';
+import { gatewayRouter } from '../gateway/routes.js';
 import { assignRequestId, requestLog } from './request-context.js';
 import { pathGuard } from './safe-path.js';
 import { refuseNul } from './validation.js';
@@ -50,6 +54,10 @@ export interface AppDeps {
   isClosing: () => boolean;
   /** The server speaks TLS: cookies it sets carry `Secure`. */
   tls?: boolean;
+  /** Epoch ms the server started; reported as the models' `created` on /v1. */
+  startedAt?: number;
+  /** Lets /v1 clients that name no conversation continue theirs. */
+  threads?: ConversationThreads;
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -121,6 +129,11 @@ function clientStatus(err: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
+const isGatewayPath = (req: Request): boolean => {
+  const p = pathOf((req as { originalUrl?: string }).originalUrl ?? req.url);
+  return p === '/v1' || p.startsWith('/v1/');
+};
+
 /** Turns anything thrown into the contract's error shape; never sends a stack to a client. */
 function errorHandler(deps: AppDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
@@ -149,6 +162,12 @@ function errorHandler(deps: AppDeps) {
     }
     const retryAfter = retryAfterOf(appError);
     if (retryAfter !== undefined && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
+
+    if (isGatewayPath(req)) {
+      // Errors raised before the /v1 router (the Host guard) still leave in OpenAI's shape.
+      gatewayErrorHandler(err, req, res, _next);
+      return;
+    }
     if (res.headersSent) {
       // An SSE stream already started: the chat service reported the failure in-band.
       if (!res.writableEnded) res.end();
@@ -218,6 +237,23 @@ export function createApp(deps: AppDeps): BuiltApp {
   });
   app.use('/api', api);
 
+  // The OpenAI-compatible gateway: same guards as /api, OpenAI's error shape, never the app's HTML.
+  if (deps.models) {
+    app.use(
+      '/v1',
+      gatewayRouter({
+        chat: deps.chat,
+        models: deps.models,
+        guards: apiGuards,
+        bodyLimitBytes: config.bodyLimitBytes,
+        blockOnFail: config.gatewayBlockOnFail,
+        metrics: createGatewayMetrics(deps.metrics.registry),
+        ...(deps.threads !== undefined ? { threads: deps.threads } : {}),
+        startedAt: Math.floor((deps.startedAt ?? Date.now()) / 1000),
+      }),
+    );
+  }
+
   const rendererDir = deps.rendererDir;
   if (rendererDir !== undefined && existsSync(path.join(rendererDir, 'index.html'))) {
     app.use(
@@ -233,8 +269,8 @@ export function createApp(deps: AppDeps): BuiltApp {
       }),
     );
     // The app's HTML for its client-side routes; a missing file under /assets/ is a 404 (a script
-    // tag that receives HTML fails in confusing ways), as are /api/ and /ws/ paths.
-    app.get(/^\/(?!api\/|ws\/|assets\/).*/, (req: Request, res: Response) => {
+    // tag that receives HTML fails in confusing ways), as are /api/, /ws/ and /v1 paths.
+    app.get(/^\/(?!api\/|ws\/|assets\/|v1(?:\/|$)).*/, (req: Request, res: Response) => {
       res.setHeader('Content-Security-Policy', CONTENT_SECURITY_POLICY);
       res.setHeader('Cache-Control', 'no-cache');
       res.sendFile(path.join(rendererDir, 'index.html'));

@@ -116,9 +116,10 @@ export function cors(origins: string[]) {
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.setHeader('Access-Control-Allow-Credentials', 'true');
     res.setHeader('Vary', 'Origin');
+    res.setHeader('Access-Control-Expose-Headers', 'X-Request-Id, Retry-After, X-Orchestra-Conversation-Id, X-Orchestra-Message-Id, X-Orchestra-Validation');
     if (req.method === 'OPTIONS') {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PATCH, DELETE, OPTIONS');
-      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, X-Request-Id');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, X-Request-Id, X-Orchestra-Conversation-Id');
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;

@@ -34,6 +34,11 @@ export class SseWriter {
     if (this.open) this.queue(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
+  /** Queues frames already formatted (`data: …\n\n`), as OpenAI-style streams send them. */
+  frame(text: string): void {
+    if (this.open) this.queue(text);
+  }
+
   /** A comment line keeps proxies from closing an idle stream. */
   ping(): void {
     if (this.open) this.queue(': ping\n\n');

@@ -33,6 +33,8 @@ export interface ProviderErrorDetails {
   message?: string;
   /** Upstream error code or type, when it sent one. */
   upstreamCode?: string;
+  /** Upstream `Retry-After`, for a `provider-error` the provider rate-limited. */
+  retryAfter?: string;
   /** Probed base URLs, for `no-provider`. */
   probed?: string[];
 }

@@ -5,7 +5,7 @@ import type { Breaker } from '../breaker/breaker.js';
 import { isProviderFailure, ProviderError, toProviderError, type ProviderPhase } from './errors.js';
 import { parseProviderUrl } from './provider-url.js';
 import { SseParser } from './sse.js';
-import type { CompletionRequest, ModelProvider, StreamEvent } from './types.js';
+import type { ChatTurn, CompletionRequest, ModelProvider, StreamEvent } from './types.js';
 
 /**
  * The OpenAI chat-completions wire protocol over HTTP streaming (SSE). It covers OpenAI itself,
@@ -142,11 +142,13 @@ export class OpenAICompatibleProvider implements ModelProvider {
     this.assertOpen();
     const model = req.model ?? this.defaultModel ?? (await this.firstListedModel(signal));
     const payload = JSON.stringify({
+      ...req.extra,
       model,
-      messages: req.messages,
+      messages: wireMessages(req.messages),
+      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+      // Always streamed with usage, whatever the caller asked: the service shapes its own answer.
       stream: true,
       stream_options: { include_usage: true },
-      ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     });
 
     const upstream = new AbortController();
@@ -217,6 +219,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
         );
       }
       complete = true;
+      if (reader.finishReason !== null) yield { type: 'finish', reason: reader.finishReason };
       if (reader.usage !== undefined) yield reader.usage;
     } finally {
       unlink();
@@ -293,11 +296,13 @@ export class OpenAICompatibleProvider implements ModelProvider {
       // The status alone is enough to report.
     }
     const { message, code } = upstreamMessage(text, res.statusText);
+    const retryAfter = res.headers['retry-after'];
     return new ProviderError('provider-error', `${this.baseUrl} answered ${res.statusCode}: ${message}`, {
       provider: this.id,
       status: res.statusCode,
       message,
       ...(code !== undefined ? { upstreamCode: code } : {}),
+      ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
     });
   }
 
@@ -354,6 +359,8 @@ class ChunkReader {
         if (isRecord(delta)) {
           const content = delta.content;
           if (typeof content === 'string' && content.length > 0) this.pushDelta(content);
+          const calls = delta.tool_calls;
+          if (Array.isArray(calls) && calls.length > 0) this.queue.push({ type: 'tool-calls', calls: calls.filter(isRecord) });
         }
         const finish = choice.finish_reason;
         if (typeof finish === 'string') this.finishReason = finish;
@@ -371,6 +378,11 @@ class ChunkReader {
       if (isRecord(choice) && isRecord(choice.message)) {
         const content = choice.message.content;
         if (typeof content === 'string' && content.length > 0) this.queue.push({ type: 'delta', text: content });
+        const calls = choice.message.tool_calls;
+        if (Array.isArray(calls) && calls.length > 0) {
+          // Whole calls, each made the one delta of its index, as a stream would have sent it.
+          this.queue.push({ type: 'tool-calls', calls: calls.filter(isRecord).map((call, index) => ({ index, ...call })) });
+        }
         if (typeof choice.finish_reason === 'string') this.finishReason = choice.finish_reason;
       }
     }
@@ -407,6 +419,13 @@ class ChunkReader {
       ...(code !== undefined ? { upstreamCode: code } : {}),
     });
   }
+}
+
+/** The messages as the wire carries them: a turn's own wire fields go along unchanged. */
+function wireMessages(turns: ChatTurn[]): unknown[] {
+  // The common case (plain text turns) is sent as it is, without copying.
+  if (!turns.some((t) => t.wire !== undefined)) return turns;
+  return turns.map((t) => (t.wire === undefined ? { role: t.role, content: t.content } : { role: t.role, content: t.content, ...t.wire }));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

@@ -1,8 +1,15 @@
 /** The provider interface the chat service talks to; one implementation per wire protocol. */
 
 export interface ChatTurn {
-  role: 'system' | 'user' | 'assistant';
+  role: 'system' | 'user' | 'assistant' | 'tool';
+  /** The turn's text: what is stored and shown. */
   content: string;
+  /**
+   * Other fields of the message as the caller sent them on the OpenAI wire (`tool_calls`,
+   * `tool_call_id`, `name`, structured `content` parts …). The provider sends them unchanged,
+   * so a client that speaks the protocol loses nothing by going through Orchestra.
+   */
+  wire?: Record<string, unknown>;
 }
 
 export interface CompletionRequest {
@@ -12,10 +19,22 @@ export interface CompletionRequest {
   /** Aborting it stops the upstream request at once; the stream then fails with `cancelled`. */
   signal: AbortSignal;
   temperature?: number;
+  /**
+   * Request fields passed to the provider as given (`tools`, `response_format`, `top_p` …).
+   * The fields the provider owns (model, messages, stream, stream_options) are never overridden.
+   */
+  extra?: Record<string, unknown>;
 }
+
+/** One element of a streamed `delta.tool_calls` array, exactly as the provider sent it. */
+export type ToolCallDelta = Record<string, unknown>;
 
 export type StreamEvent =
   | { type: 'delta'; text: string }
+  /** A `tool_calls` delta, passed on intact (index, id, type, function.name/arguments pieces). */
+  | { type: 'tool-calls'; calls: ToolCallDelta[] }
+  /** Why the reply ended (`stop`, `length`, `tool_calls` …), when the provider said; after the last delta. */
+  | { type: 'finish'; reason: string }
   /** Sent at most once, after the last delta, when the provider reported token counts. */
   | { type: 'usage'; promptTokens: number; completionTokens: number };
 

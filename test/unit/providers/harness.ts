@@ -8,19 +8,25 @@ export interface Collected {
   text: string;
   deltas: string[];
   usage: Extract<StreamEvent, { type: 'usage' }> | undefined;
+  finishReason: string | undefined;
+  toolCalls: Extract<StreamEvent, { type: 'tool-calls' }>['calls'];
   error: ProviderError | undefined;
 }
 
 /** Drains a stream, keeping what arrived before a failure. */
 export async function collect(stream: AsyncIterable<StreamEvent>): Promise<Collected> {
-  const out: Collected = { text: '', deltas: [], usage: undefined, error: undefined };
+  const out: Collected = { text: '', deltas: [], usage: undefined, finishReason: undefined, toolCalls: [], error: undefined };
   try {
     for await (const ev of stream) {
       if (ev.type === 'delta') {
         out.deltas.push(ev.text);
         out.text += ev.text;
-      } else {
+      } else if (ev.type === 'usage') {
         out.usage = ev;
+      } else if (ev.type === 'finish') {
+        out.finishReason = ev.reason;
+      } else {
+        out.toolCalls.push(...ev.calls);
       }
     }
   } catch (err) {

@@ -6,7 +6,7 @@ import { httpStatusOf } from '../../../backend/http/errors.js';
 import { ProviderError } from '../../../backend/providers/errors.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleOptions } from '../../../backend/providers/openai-compatible.js';
 import type { ChatTurn } from '../../../backend/providers/types.js';
-import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { startFakeProvider, toolCallEvents, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { collect, deadPort, testBreaker } from './harness.js';
 
 const messages: ChatTurn[] = [
@@ -53,6 +53,37 @@ describe('OpenAICompatibleProvider streaming', () => {
       stream: true,
       stream_options: { include_usage: true },
       temperature: 0.2,
+    });
+  });
+
+  it('passes extra request fields and wire message fields through, and streams tool calls and the finish reason', async () => {
+    const calls = [{ id: 'call_1', name: 'lookup', arguments: '{"q":"orchestra gateway"}' }];
+    fake.set({ toolCalls: calls });
+    const tools = [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object' } } }];
+    const sent: ChatTurn[] = [
+      { role: 'user', content: 'find it' },
+      { role: 'assistant', content: '', wire: { content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'lookup', arguments: '{}' } }] } },
+      { role: 'tool', content: 'nothing', wire: { tool_call_id: 'call_0' } },
+    ];
+    const out = await collect(
+      // A caller's own `stream` or `model` cannot override the fields the provider owns.
+      provider().stream({ model: 'fake-model', messages: sent, signal: signal(), extra: { tools, tool_choice: 'auto', stream: false, model: 'other' } }),
+    );
+    expect(out.error).toBeUndefined();
+    expect(out.text).toBe('');
+    expect(out.toolCalls).toEqual(toolCallEvents(calls));
+    expect(out.finishReason).toBe('tool_calls');
+    expect(fake.requests.at(-1)?.body).toEqual({
+      model: 'fake-model',
+      tools,
+      tool_choice: 'auto',
+      stream: true,
+      stream_options: { include_usage: true },
+      messages: [
+        { role: 'user', content: 'find it' },
+        { role: 'assistant', content: null, tool_calls: [{ id: 'call_0', type: 'function', function: { name: 'lookup', arguments: '{}' } }] },
+        { role: 'tool', content: 'nothing', tool_call_id: 'call_0' },
+      ],
     });
   });
 
