@@ -10,7 +10,8 @@ export const BREAKER_HELP = `orchestra breaker [--url URL] [--token TOKEN] [--in
 Watches every circuit breaker of a running server live: state, failures, last error, and the
 PostgreSQL outbox backlog. Ctrl-C exits.
 
-  --url URL       the server (default http://127.0.0.1:$API_PORT, else http://127.0.0.1:8000)
+  --url URL       the server (default http://127.0.0.1:$API_PORT, else http://127.0.0.1:8000;
+                  https:// when TLS_CERT_FILE is set)
   --token TOKEN   the API token (default $API_TOKEN, else the one in $DATA_DIR/api-token,
                   DATA_DIR defaulting to ./data)
   --interval MS   how often to poll (default 1000)
@@ -135,7 +136,9 @@ export async function runBreakerCli(argv: string[], io: CliIo): Promise<number> 
     io.stderr.write('orchestra breaker: --interval must be a whole number of milliseconds, at least 100\n');
     return 2;
   }
-  const base = (flags.url ?? `http://127.0.0.1:${io.env.API_PORT ?? '8000'}`).replace(/\/+$/, '');
+  // Under TLS the server speaks only HTTPS (a self-signed certificate needs NODE_EXTRA_CA_CERTS).
+  const scheme = io.env.TLS_CERT_FILE ? 'https' : 'http';
+  const base = (flags.url ?? `${scheme}://127.0.0.1:${io.env.API_PORT ?? '8000'}`).replace(/\/+$/, '');
   const token = resolveToken(flags.token, io);
   if (token === undefined) {
     io.stderr.write('orchestra breaker: no API token; pass --token, set API_TOKEN, or run where DATA_DIR/api-token is readable\n');

@@ -48,6 +48,8 @@ export interface GovernancePoolOptions {
   threads?: number;
   /** Errors of the pool itself (a worker that died between tasks). */
   onError?: (err: Error) => void;
+  /** Aborting it while the engines still load stops the workers at once (a shutdown does not wait). */
+  signal?: AbortSignal;
 }
 
 export function defaultGovernanceThreads(): number {
@@ -98,14 +100,21 @@ export async function createGovernancePool(opts: GovernancePoolOptions): Promise
     niceIncrement: 10,
   });
   pool.on('error', (err: Error) => opts.onError?.(err));
+  let destroyed: Promise<void> | undefined;
+  const destroy = (): Promise<void> => (destroyed ??= pool.destroy());
+  const onAbort = (): void => void destroy().catch(() => {});
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    if (opts.signal?.aborted === true) throw new Error('governance: the pool was stopped while it started');
     const described = await pool.run({ kind: 'describe' });
     if ('failed' in described) throw revive(described.failed);
     if (!('configHash' in described)) throw new Error('governance worker: unexpected answer to describe');
     return new PooledGovernance(pool, described, cwd, opts.cache ?? memoryValidationCache(), opts.timeoutMs ?? 0);
   } catch (err) {
-    await pool.destroy();
+    await destroy();
     throw err;
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
   }
 }
 

@@ -28,6 +28,8 @@ export interface ValidationServiceOptions {
  */
 export class ValidationService {
   private governance: Promise<Governance> | undefined;
+  /** Stops a pool that is still loading its engines when the server shuts down. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ValidationServiceOptions) {}
 
@@ -58,6 +60,7 @@ export class ValidationService {
             ...(configPath !== undefined ? { configPath } : {}),
             ...(threads !== undefined ? { threads } : {}),
             onError: (err) => logger.error({ err: err.message }, 'a governance worker failed'),
+            signal: this.stopping.signal,
           }),
         )
         .then((g) => {
@@ -125,6 +128,7 @@ export class ValidationService {
   async close(): Promise<void> {
     const loading = this.governance;
     this.governance = undefined;
+    this.stopping.abort();
     if (loading) await (await loading.catch(() => undefined))?.close();
   }
 }

@@ -62,6 +62,7 @@ describe('TLS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
   });
 
   it('speaks Socket.IO over WSS', async () => {
+    expect(t.server.wsUrl).toMatch(/^https:/);
     const socket = connect(t.server.wsUrl, { path: '/ws', transports: ['websocket'], auth: { token: t.token }, ca: ca.toString('utf8'), forceNew: true, reconnection: false });
     try {
       await new Promise<void>((resolve, reject) => {
@@ -69,6 +70,7 @@ describe('TLS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
         socket.once('connect_error', reject);
       });
       expect(socket.io.engine.transport.name).toBe('websocket');
+      expect((socket.io.engine as unknown as { secure: boolean }).secure).toBe(true);
       const ack = await socket.timeout(10_000).emitWithAck('conversation:join', { conversationId: '0190a0a0-0000-7000-8000-000000000000' });
       expect(ack).toBeDefined();
     } finally {

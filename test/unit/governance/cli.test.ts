@@ -8,8 +8,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runValidateCli } from '../../../backend/governance/cli.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir, writeFiles } from './helpers.js';
 
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
+// Each run starts a worker thread that loads the engines afresh (from the TypeScript sources,
+// through tsx, in this suite), as every real `orchestra validate` process does, and some tests
+// run the CLI three times: on a busy 2-core machine that takes a while.
+vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let restoreGit: () => void;
 beforeAll(() => {
