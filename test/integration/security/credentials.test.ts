@@ -238,3 +238,15 @@ describe('lock-out', () => {
     expect((await fetch(`${s.url}/pair?code=guess-21`, { redirect: 'manual' })).status).toBe(429);
   });
 });
+
+describe('the desktop window', () => {
+  it('pairs through a one-time code asked with the owner token, never a link carrying the token', async () => {
+    const { pairingUrl } = await import('../../../main/backend-host.js');
+    const s = await t.server({ provider: false });
+    const link = await pairingUrl({ url: s.url, token: s.token });
+    expect(link).toMatch(/\/pair\?code=/);
+    expect(link).not.toContain(s.token);
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(303);
+    await expect(pairingUrl({ url: s.url, token: 'not-the-owner-token-at-all' })).rejects.toThrow(/refused a pairing code \(401\)/);
+  });
+});
