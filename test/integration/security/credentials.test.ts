@@ -250,3 +250,16 @@ describe('the desktop window', () => {
     await expect(pairingUrl({ url: s.url, token: 'not-the-owner-token-at-all' })).rejects.toThrow(/refused a pairing code \(401\)/);
   });
 });
+
+describe('idle browser sessions', () => {
+  it('a session unused for 30 days is refused', async () => {
+    let now = Date.now();
+    const s = await t.server({ provider: false, start: { now: () => now } });
+    const cookie = await pairBrowser(s);
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(200);
+    now += 29 * 24 * 3600_000;
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(200);
+    now += 30 * 24 * 3600_000 + 1000;
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(401);
+  });
+});
