@@ -180,8 +180,10 @@ describe('pairing codes', () => {
     const old = await fetch(`${s.url}/pair?token=${encodeURIComponent(s.token)}`, { redirect: 'manual' });
     expect(old.status).toBe(401);
     expect(old.headers.get('set-cookie')).toBeNull();
-    // and a cookie holding the owner token is not a session
-    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: `orchestra_token=${s.token}` } })).status).toBe(401);
+    // and a cookie holding the owner token is not a session: refused, and cleared
+    const stale = await fetch(`${s.url}/api/status`, { headers: { Cookie: `orchestra_token=${s.token}` } });
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('set-cookie')).toMatch(/^orchestra_token=; .*Max-Age=0/);
   });
 
   it('expires after 10 minutes (410), on a clock the test moves', async () => {
