@@ -19,9 +19,21 @@ export interface BackendInfo {
   token: string;
 }
 
-/** The pairing link: the backend sets its HttpOnly cookie and redirects to the app at `/`. */
-export function pairingUrl(info: BackendInfo): string {
-  return `${info.url}/pair?token=${encodeURIComponent(info.token)}`;
+/**
+ * A one-time pairing link for the window: asked from the backend with the owner token, so the
+ * token itself never goes into a URL (history, logs). The backend sets its HttpOnly session
+ * cookie and redirects to the app at `/`.
+ */
+export async function pairingUrl(info: BackendInfo, fetchImpl: typeof fetch = fetch): Promise<string> {
+  const res = await fetchImpl(`${info.url}/api/pairing-codes`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${info.token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ label: 'desktop window' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (res.status !== 201) throw new BackendStartError(`the backend refused a pairing code (${res.status})`);
+  const { path } = (await res.json()) as { path: string };
+  return `${info.url}${path}`;
 }
 
 export class BackendStartError extends Error {

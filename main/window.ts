@@ -43,6 +43,6 @@ export function createMainWindow(options: WindowOptions): BrowserWindow {
   return win;
 }
 
-export function loadApp(win: BrowserWindow, info: BackendInfo): Promise<void> {
-  return win.loadURL(pairingUrl(info));
+export async function loadApp(win: BrowserWindow, info: BackendInfo): Promise<void> {
+  await win.loadURL(await pairingUrl(info));
 }

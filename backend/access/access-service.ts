@@ -42,6 +42,8 @@ const RECHECK_MS = 5_000;
 /** lastUsedAt / lastSeenAt are written at most this often per credential. */
 const TOUCH_EVERY_MS = 60_000;
 const MAX_CACHED = 10_000;
+/** A browser session unused this long is refused (the cookie's Max-Age is the same). */
+export const SESSION_IDLE_MS = 30 * 24 * 3600_000;
 
 interface Cached {
   principal: Principal;
@@ -103,7 +105,8 @@ export class AccessService {
       if (token) principal = { kind: 'token', id: token.id, name: token.name, scope: token.scope };
     } else {
       const session = await this.store.sessionByHash(hash);
-      if (session) principal = { kind: 'session', id: session.id, name: session.label, scope: session.scope };
+      const lastSeen = session ? Date.parse(session.lastSeenAt ?? session.createdAt) : 0;
+      if (session && this.now() - lastSeen < SESSION_IDLE_MS) principal = { kind: 'session', id: session.id, name: session.label, scope: session.scope };
     }
     if (principal === undefined) {
       this.cache.delete(key);

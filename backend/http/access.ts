@@ -50,7 +50,7 @@ export const forbidden = (): AppError => new AppError(403, 'forbidden', 'this ro
  * source is locked out after too many bad credentials).
  */
 export function accessGuard(access: AccessService, lockout: Lockout) {
-  return (req: Request, _res: Response, next: NextFunction): void => {
+  return (req: Request, res: Response, next: NextFunction): void => {
     const source = req.socket.remoteAddress;
     try {
       lockout.check(source);
@@ -66,6 +66,9 @@ export function accessGuard(access: AccessService, lockout: Lockout) {
     const finish = (principal: Principal | undefined): void => {
       if (principal === undefined) {
         lockout.fail(source);
+        // A stale cookie (revoked, expired, or from the old token link) is cleared, so the app's
+        // next requests carry none and one stale browser cannot lock its own address out.
+        if (presented.via === 'cookie') res.setHeader('Set-Cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`);
         next(invalid());
         return;
       }

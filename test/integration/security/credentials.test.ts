@@ -180,8 +180,10 @@ describe('pairing codes', () => {
     const old = await fetch(`${s.url}/pair?token=${encodeURIComponent(s.token)}`, { redirect: 'manual' });
     expect(old.status).toBe(401);
     expect(old.headers.get('set-cookie')).toBeNull();
-    // and a cookie holding the owner token is not a session
-    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: `orchestra_token=${s.token}` } })).status).toBe(401);
+    // and a cookie holding the owner token is not a session: refused, and cleared
+    const stale = await fetch(`${s.url}/api/status`, { headers: { Cookie: `orchestra_token=${s.token}` } });
+    expect(stale.status).toBe(401);
+    expect(stale.headers.get('set-cookie')).toMatch(/^orchestra_token=; .*Max-Age=0/);
   });
 
   it('expires after 10 minutes (410), on a clock the test moves', async () => {
@@ -236,5 +238,30 @@ describe('lock-out', () => {
     const s = await t.server({ provider: false });
     for (let i = 0; i < 20; i++) expect((await fetch(`${s.url}/pair?code=guess-${i}`, { redirect: 'manual' })).status).toBe(401);
     expect((await fetch(`${s.url}/pair?code=guess-21`, { redirect: 'manual' })).status).toBe(429);
+  });
+});
+
+describe('the desktop window', () => {
+  it('pairs through a one-time code asked with the owner token, never a link carrying the token', async () => {
+    const { pairingUrl } = await import('../../../main/backend-host.js');
+    const s = await t.server({ provider: false });
+    const link = await pairingUrl({ url: s.url, token: s.token });
+    expect(link).toMatch(/\/pair\?code=/);
+    expect(link).not.toContain(s.token);
+    expect((await fetch(link, { redirect: 'manual' })).status).toBe(303);
+    await expect(pairingUrl({ url: s.url, token: 'not-the-owner-token-at-all' })).rejects.toThrow(/refused a pairing code \(401\)/);
+  });
+});
+
+describe('idle browser sessions', () => {
+  it('a session unused for 30 days is refused', async () => {
+    let now = Date.now();
+    const s = await t.server({ provider: false, start: { now: () => now } });
+    const cookie = await pairBrowser(s);
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(200);
+    now += 29 * 24 * 3600_000;
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(200);
+    now += 30 * 24 * 3600_000 + 1000;
+    expect((await fetch(`${s.url}/api/status`, { headers: { Cookie: cookie } })).status).toBe(401);
   });
 });

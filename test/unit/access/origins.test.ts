@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { originChecker } from '../../../backend/access/origins.js';
+
+const allowed = originChecker({ listed: ['https://app.example', 'http://localhost:5173/'], ports: [8000, 8001] });
+
+describe('originChecker', () => {
+  it.each([
+    // origin, Host header, TLS, expected
+    ['http://127.0.0.1:8000', '127.0.0.1:8000', false, true],
+    ['http://127.0.0.1:8000', '127.0.0.1:8001', false, true], // page on the API port, socket on WEBSOCKET_PORT
+    ['http://localhost:8000', 'localhost:8000', false, true],
+    ['https://orchestra.lan:8000', 'orchestra.lan:8000', true, true],
+    ['https://orchestra.lan', 'orchestra.lan', true, true],
+    ['http://[::1]:8000', '[::1]:8000', false, true],
+    ['https://app.example', '127.0.0.1:8000', false, true],
+    ['http://localhost:5173', '127.0.0.1:8000', false, true],
+    ['http://127.0.0.1:9999', '127.0.0.1:8000', false, false], // another port of the same host
+    ['https://127.0.0.1:8000', '127.0.0.1:8000', false, false], // another scheme
+    ['http://127.0.0.1:8000', '127.0.0.1:8000', true, false],
+    ['http://evil.example:8000', '127.0.0.1:8000', false, false],
+    ['http://localhost:8000', '127.0.0.1:8000', false, false], // another name for the same host
+    ['https://app.example.evil.test', '127.0.0.1:8000', false, false],
+    ['null', '127.0.0.1:8000', false, false],
+    ['file://', '127.0.0.1:8000', false, false],
+    ['%%%', '127.0.0.1:8000', false, false],
+    ['http://127.0.0.1:8000', undefined, false, false],
+  ] as const)('%s with Host %s (tls %s) -> %s', (origin, host, tls, expected) => {
+    expect(allowed(origin, host, tls)).toBe(expected);
+  });
+});
