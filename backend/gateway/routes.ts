@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { principalOf } from '../access/principal.js';
 import type { ChatService, TurnResult } from '../chat/service.js';
 import type { ConversationThreads } from '../chat/threads.js';
+import type { ChatLimits } from '../access/chat-limits.js';
 import { DomainError } from '../errors.js';
 import { AppError } from '../http/errors.js';
 import { requestLog } from '../http/request-context.js';
@@ -34,6 +35,8 @@ export interface GatewayDeps {
   threads?: ConversationThreads;
   /** Unix seconds, reported as every model's `created`. */
   startedAt: number;
+  /** MAX_CONCURRENT_CHATS and _PER_CLIENT: the same bounds as /api/chat, counted together. */
+  chatLimits?: ChatLimits;
 }
 
 /** Errors that say the provider is not there; the model check passes them on as they are. */
@@ -146,21 +149,30 @@ export function gatewayRouter(deps: GatewayDeps): Router {
       else open().frame(frame);
     };
 
-    const started = await deps.chat.start(
-      { conversationId: continued, model: request.model, turns: request.turns, extra: request.extra },
-      {
-        transport: stream ? 'sse' : 'http',
-        log: requestLog(req),
-        onStart: (ids) => {
-          meta = { ...meta, id: `chatcmpl-${ids.messageId}` };
-          frames = new ChunkFrames(meta, includeUsage);
-          res.setHeader(CONVERSATION_HEADER, ids.conversationId);
-          res.setHeader(MESSAGE_HEADER, ids.messageId);
+    // Taken before anything is stored, so a refused request leaves no trace (429 too-many-chats).
+    const release = deps.chatLimits?.acquire(principalOf(req)) ?? (() => {});
+    let started;
+    try {
+      started = await deps.chat.start(
+        { conversationId: continued, model: request.model, turns: request.turns, extra: request.extra },
+        {
+          transport: stream ? 'sse' : 'http',
+          log: requestLog(req),
+          onStart: (ids) => {
+            meta = { ...meta, id: `chatcmpl-${ids.messageId}` };
+            frames = new ChunkFrames(meta, includeUsage);
+            res.setHeader(CONVERSATION_HEADER, ids.conversationId);
+            res.setHeader(MESSAGE_HEADER, ids.messageId);
+          },
+          onToken: stream ? (t) => emit(frames.content(t.delta)) : undefined,
+          onToolCalls: stream ? (calls) => emit(frames.toolCalls(calls)) : undefined,
         },
-        onToken: stream ? (t) => emit(frames.content(t.delta)) : undefined,
-        onToolCalls: stream ? (calls) => emit(frames.toolCalls(calls)) : undefined,
-      },
-    );
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
+    started.done.then(release, release);
     // OpenAI's semantics: a client that hangs up cancels its completion (stored as cancelled).
     res.on('close', () => {
       if (!res.writableFinished) deps.chat.cancel(started.messageId, 'client-gone');

@@ -250,6 +250,7 @@ export function createApp(deps: AppDeps): BuiltApp {
         metrics: createGatewayMetrics(deps.metrics.registry),
         ...(deps.threads !== undefined ? { threads: deps.threads } : {}),
         startedAt: Math.floor((deps.startedAt ?? Date.now()) / 1000),
+        chatLimits: deps.access.chatLimits,
       }),
     );
   }
