@@ -76,16 +76,28 @@ describe('lifecycle', () => {
 
   it('writes JSON logs to DATA_DIR/logs/backend.log with secrets masked', async () => {
     const dataDir = tempDir();
-    const t = await startTestServer({ dataDir, overrides: { logToFile: true, llmApiKey: 'sk-very-secret-key-123' } });
-    await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
-    await fetch(`${t.url}/pair?token=${t.token}`, { redirect: 'manual' });
+    const key = 'sk-very-secret-key-123';
+    // Like OpenAI, the provider repeats the rejected key in its error message, and the chat
+    // service logs that message: the key reaches a log line unless the scrubber masks it.
+    const t = await startTestServer({
+      dataDir,
+      overrides: { logToFile: true, llmApiKey: key },
+      provider: { mode: 'http-error', errorStatus: 401, errorMessage: `Incorrect API key provided: ${key}` },
+    });
+    const chat = await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
+    expect(chat.status).toBe(502);
+    // A token pasted into the path lands in the request line's `path` field.
+    expect((await fetch(`${t.url}/pair/${t.token}`)).status).toBe(404);
     await t.close();
     const text = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8');
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; err?: string; path?: string });
     expect(lines.some((l) => l.msg === 'orchestra is ready')).toBe(true);
     expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
+    // The lines that carried the secrets are there, masked.
+    expect(lines.find((l) => l.msg === 'model stream failed')?.err).toMatch(/Incorrect API key provided: \*\*\*/);
+    expect(lines.some((l) => l.msg === 'request' && l.path === '/pair/***')).toBe(true);
     expect(text).not.toContain(t.token);
-    expect(text).not.toContain('sk-very-secret-key-123');
+    expect(text).not.toContain(key);
   });
 });
 
