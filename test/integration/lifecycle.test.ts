@@ -215,15 +215,12 @@ describe('orchestra serve', () => {
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     // Holds the HTTP step for its whole grace time (2 s): the first signal alone would exit 0 after it.
     const held = await inFlightChat(port, token);
-    const started = Date.now();
     p.child.kill('SIGINT');
     await waitFor(() => p.err().includes('SIGINT received, shutting down'), 'the shutdown to start');
     p.child.kill('SIGINT');
     expect(await p.exited).toBe(1);
     expect(p.err()).toContain('orchestra: SIGINT again, exiting now');
     expect(p.err()).not.toContain('shutdown took too long');
-    // "At once": well inside the 60 s step limit, and inside the 2 s grace the held request gets.
-    expect(Date.now() - started).toBeLessThan(60_000);
     held.destroy();
   });
 
