@@ -29,8 +29,24 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
   }
   const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096 });
   let closed = false;
+  // The file opens asynchronously (at start and after each rotation), and SonicBoom cannot flush
+  // before it is open. A file left near the limit by the last run reaches it on the first lines,
+  // so a rotation due before then waits for the open instead of throwing.
+  let open = false;
+  let rotationDue = false;
+  dest.on('ready', () => {
+    open = true;
+    if (rotationDue && !closed) {
+      rotationDue = false;
+      rotate();
+    }
+  });
 
   const rotate = (): void => {
+    if (!open) {
+      rotationDue = true;
+      return;
+    }
     rmSync(`${file}.${keep}`, { force: true });
     for (let i = keep - 1; i >= 1; i--) {
       try {
@@ -41,6 +57,7 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
     }
     dest.flushSync();
     renameSync(file, `${file}.1`);
+    open = false;
     dest.reopen();
     size = 0;
   };
