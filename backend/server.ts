@@ -24,7 +24,7 @@ import { createLogger } from './logging/logger.js';
 import { createMetrics } from './metrics/metrics.js';
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
-import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
+import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry, type ProviderStatus } from './providers/registry.js';
 import { ModelCatalog } from './providers/catalog.js';
 import { attachRedisAdapter } from './realtime/redis-adapter.js';
 import { Realtime } from './realtime/socket-server.js';
@@ -50,6 +50,8 @@ export interface RunningServer {
   config: Config;
   logger: Logger;
   logFile: string | undefined;
+  /** The model provider in use, probing local ones first when none is configured (for the banner). */
+  provider(): Promise<ProviderStatus>;
   /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
@@ -85,6 +87,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     level: config.logLevel,
     dataDir: config.dataDir,
     toFile: config.logToFile,
+    format: config.logFormat,
     ...(options.logStream ? { stdout: options.logStream } : {}),
   });
   const logger = logging.logger;
@@ -262,7 +265,11 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closed;
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders);
-    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, reconfigure: (next) => live.apply(next), close };
+    const provider = async (): Promise<ProviderStatus> => {
+      await liveProviders.resolve().catch(() => undefined);
+      return liveProviders.current();
+    };
+    return { url, wsUrl, port, wsPort, token, config, logger, logFile: logging.file, provider, reconfigure: (next) => live.apply(next), close };
   } catch (err) {
     cleanups.push(
       { name: 'providers', run: async () => providers?.close() },

@@ -161,7 +161,7 @@ describe('orchestra serve', () => {
     const provider = await startFakeProvider({ tokens: 10_000, tokenIntervalMs: 5 });
     const dataDir = tempDir();
     const port = await freePort();
-    const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
+    const p = run(['serve', '--port', String(port), '--log-format', 'json'], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
     await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
     expect(p.err()).toContain(`http://127.0.0.1:${port}`);
     expect(p.err()).toMatch(/\/pair\?token=/);
@@ -222,6 +222,47 @@ describe('orchestra serve', () => {
     expect(p.err()).toContain('orchestra: SIGINT again, exiting now');
     expect(p.err()).not.toContain('shutdown took too long');
     held.destroy();
+  });
+
+  it('the console shows people the banner and then only warnings and errors; the file keeps every JSON line', async () => {
+    const provider = await startFakeProvider();
+    const dataDir = tempDir();
+    const port = await freePort();
+    const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url }, dataDir);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 15_000);
+    expect(p.err()).toContain(`  provider:        ${provider.url} (LLM_BASE_URL)`);
+    expect(p.err()).toContain(`  database:        SQLite ${path.join(dataDir, 'app.db')}`);
+    expect(p.err()).toContain('  cache:           in memory');
+    const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+    for (let i = 0; i < 3; i++) {
+      const res = await fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { Authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+    }
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    // Nothing but the banner and the shutdown notes: no request lines, no JSON, no config dump.
+    expect(p.out()).toBe('');
+    expect(p.err()).not.toMatch(/[{]"level"/);
+    // The token shows up only inside the pairing link, never in a log line.
+    expect(p.err().split('\n').filter((l) => l.includes(token))).toEqual([expect.stringMatching(/^ {2}pair a browser: {2}http/)]);
+    const file = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; route?: string });
+    expect(file.filter((l) => l.msg === 'request' && l.route === '/api/conversations')).toHaveLength(3);
+    expect(file.some((l) => l.msg === 'orchestra is ready')).toBe(true);
+    await provider.close();
+  });
+
+  it('--log-level DEBUG (any case) puts request lines on the console too', async () => {
+    const dataDir = tempDir();
+    const port = await freePort();
+    const p = run(['serve', '--port', String(port), '--log-level', 'DEBUG'], { DATA_DIR: dataDir, LOG_TO_FILE: 'false' }, dataDir);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 15_000);
+    expect(p.err()).toContain('no model provider found; set LLM_BASE_URL');
+    const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+    await fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { Authorization: `Bearer ${token}` } });
+    await waitFor(() => /INFO {2}request {2}.*route=\/api\/conversations/.test(p.out()), 'the request line on the console');
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.out()).not.toMatch(/^[{]/m);
   });
 
   it('a port in use is one clear line and exit code 1', async () => {
