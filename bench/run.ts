@@ -3,6 +3,7 @@ import { chatStreaming } from './chat-stream.js';
 import { footprint } from './footprint.js';
 import { governanceBench } from './governance.js';
 import { httpThroughput } from './http-throughput.js';
+import { npmStart } from './npm-start.js';
 import { postgresBench } from './postgres.js';
 
 /**
@@ -14,6 +15,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['http', () => httpThroughput()],
   ['chat', () => chatStreaming()],
   ['footprint', () => footprint()],
+  ['start', () => npmStart()],
   ['governance', () => governanceBench()],
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
