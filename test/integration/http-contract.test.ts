@@ -195,13 +195,13 @@ describe('request logging', () => {
   });
 
   it('masks the token where a client put it into a logged field', async () => {
-    // A script that pastes the token into the path (`/pair/<token>` instead of `/pair?token=`)
-    // puts it into the request line's `path`, which no redact path covers: only the scrubber does.
-    const res = await fetch(`${t.url}/pair/${t.token}`, { headers: { 'X-Request-Id': 'leaky-path-1' } });
+    // A script that pastes the token where a conversation id goes puts it into the request
+    // line's `path`, which no redact path covers: only the scrubber does.
+    const res = await fetch(`${t.url}/api/conversations/${t.token}`, { headers: { 'X-Request-Id': 'leaky-path-1', Authorization: `Bearer ${t.token}` } });
     expect(res.status).toBe(404);
     await expect.poll(() => t.logs.find((l) => l.includes('leaky-path-1'))).toBeDefined();
     const line = JSON.parse(t.logs.find((l) => l.includes('leaky-path-1')) ?? '{}') as { path?: string; status?: number };
-    expect(line).toMatchObject({ path: '/pair/***', status: 404 });
+    expect(line).toMatchObject({ path: '/api/conversations/***', status: 404 });
     expect(t.logs.join('')).not.toContain(t.token);
   });
 });

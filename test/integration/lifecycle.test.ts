@@ -142,7 +142,7 @@ describe('lifecycle', () => {
     const chat = await t.api('/api/chat', { method: 'POST', json: { message: 'x' } });
     expect(chat.status).toBe(502);
     // A token pasted into the path lands in the request line's `path` field.
-    expect((await fetch(`${t.url}/pair/${t.token}`)).status).toBe(404);
+    expect((await t.api(`/api/conversations/${t.token}`)).status).toBe(404);
     await t.close();
     const text = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8');
     const lines = text.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; err?: string; path?: string });
@@ -150,7 +150,7 @@ describe('lifecycle', () => {
     expect(lines.some((l) => l.msg === 'stopped')).toBe(true);
     // The lines that carried the secrets are there, masked.
     expect(lines.find((l) => l.msg === 'model stream failed')?.err).toMatch(/Incorrect API key provided: \*\*\*/);
-    expect(lines.some((l) => l.msg === 'request' && l.path === '/pair/***')).toBe(true);
+    expect(lines.some((l) => l.msg === 'request' && l.path === '/api/conversations/***')).toBe(true);
     expect(text).not.toContain(t.token);
     expect(text).not.toContain(key);
   });
