@@ -26,6 +26,7 @@ export default defineConfig({
       ],
       reporter: ['text-summary', 'json-summary', 'html'],
       reportsDirectory: 'coverage',
+      reportOnFailure: true,
       thresholds: { lines: 85, statements: 85, functions: 85, branches: 75 },
     },
   },

@@ -27,26 +27,14 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
   } catch {
     size = 0;
   }
-  const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096 });
+  // Synchronous writes of a 4 KiB buffer: the file is open from the first line and no write is
+  // ever in flight, so a rotation (flush, rename, reopen) cannot lose, reorder or misdirect a
+  // line. With asynchronous writes a rotation races the write in progress and the (re)open.
+  const dest = pino.destination({ dest: file, sync: true, mkdir: true, minLength: 4096 });
   let closed = false;
-  // The file opens asynchronously (at start and after each rotation), and SonicBoom cannot flush
-  // before it is open. A file left near the limit by the last run reaches it on the first lines,
-  // so a rotation due before then waits for the open instead of throwing.
-  let open = false;
-  let rotationDue = false;
-  dest.on('ready', () => {
-    open = true;
-    if (rotationDue && !closed) {
-      rotationDue = false;
-      rotate();
-    }
-  });
 
   const rotate = (): void => {
-    if (!open) {
-      rotationDue = true;
-      return;
-    }
+    dest.flushSync();
     rmSync(`${file}.${keep}`, { force: true });
     for (let i = keep - 1; i >= 1; i--) {
       try {
@@ -55,9 +43,7 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
         // a gap in the numbering is fine
       }
     }
-    dest.flushSync();
     renameSync(file, `${file}.1`);
-    open = false;
     dest.reopen();
     size = 0;
   };

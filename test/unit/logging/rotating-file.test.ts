@@ -12,12 +12,8 @@ describe('the rotating log file', () => {
     const dir = tempDir();
     const file = path.join(dir, 'logs', 'backend.log');
     const log = openRotatingFile({ file, maxBytes: 1000, keep: 2 });
-    // ~100 bytes a line: a rotation about every 10 lines. The file opens asynchronously, so the
-    // writer yields now and then, as a server does between requests.
-    for (let i = 0; i < 55; i++) {
-      log.write(line(i));
-      if (i % 3 === 2) await log.flush();
-    }
+    // ~100 bytes a line: a rotation every 10 lines, five of them.
+    for (let i = 0; i < 55; i++) log.write(line(i));
     await log.close();
 
     expect(readdirSync(path.dirname(file)).sort()).toEqual(['backend.log', 'backend.log.1', 'backend.log.2']);
@@ -34,7 +30,7 @@ describe('the rotating log file', () => {
     const kept = [...oldest, ...older, ...current];
     expect(kept).toEqual(Array.from({ length: kept.length }, (_, k) => 55 - kept.length + k));
     expect(oldest.length).toBeGreaterThan(0);
-    expect(current.at(-1)).toBe(54);
+    expect(current).toEqual([50, 51, 52, 53, 54]);
     for (const name of ['backend.log.1', 'backend.log.2']) expect(readFileSync(path.join(dir, 'logs', name)).length).toBeGreaterThanOrEqual(1000);
     // Dropped: the lines before the kept files began (more than `keep` rotations happened).
     expect(kept[0]).toBeGreaterThan(0);
@@ -45,9 +41,7 @@ describe('the rotating log file', () => {
     const file = path.join(dir, 'backend.log');
     writeFileSync(file, 'x'.repeat(950));
     const log = openRotatingFile({ file, maxBytes: 1000, keep: 1 });
-    // The first line crosses the limit while the file is still opening.
     log.write(line(0));
-    await log.flush();
     log.write(line(1));
     await log.close();
     expect(readFileSync(`${file}.1`, 'utf8')).toBe(`${'x'.repeat(950)}${line(0)}`);
