@@ -27,7 +27,8 @@ export default defineConfig({
       reporter: ['text-summary', 'json-summary', 'html'],
       reportsDirectory: 'coverage',
       reportOnFailure: true,
-      thresholds: { lines: 85, statements: 85, functions: 85, branches: 75 },
+      // Measured on the whole suite: lines 93.9%, statements 90.9%, functions 92.2%, branches 79.4%.
+      thresholds: { lines: 85, statements: 85, functions: 85, branches: 78 },
     },
   },
 });

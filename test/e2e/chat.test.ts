@@ -109,7 +109,7 @@ describe('chat in the browser', { timeout: 60_000 }, () => {
     // The backend's governance verdict for the code block is shown: clean code passes.
     await eventually(attrOf(reply.getByTestId('validation'), 'data-verdict')).toBe('pass');
     // A reply whose code the rules reject (the provider echoes it back) shows the real findings,
-    // with their position in the code block.
+    // with their position in the reply.
     await sendMessage(page, 'Run this:\n\n```js\nconst input = 1;\neval(input);\n```');
     const rejected = assistant(page, 'complete').last();
     await eventually(textOf(rejected.getByTestId('message-content'))).toContain('eval(input);');
@@ -120,7 +120,8 @@ describe('chat in the browser', { timeout: 60_000 }, () => {
     await eventually(countOf(validation.getByTestId('finding'))).toBeGreaterThanOrEqual(1);
     const noEval = validation.getByTestId('finding').filter({ hasText: 'no-eval' });
     await eventually(countOf(noEval)).toBe(1);
-    await eventually(textOf(noEval)).toContain('line 2:1');
+    // Positions are lines of the reply: "Run this:", "", "```js", "const input = 1;", "eval(input);".
+    await eventually(textOf(noEval)).toContain('line 5:1');
     // The stored verdict comes back after a reload.
     await page.reload();
     await eventually(attrOf(assistant(page, 'complete').last().getByTestId('validation'), 'data-verdict')).toBe('fail');
