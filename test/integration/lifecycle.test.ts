@@ -156,13 +156,14 @@ describe('lifecycle', () => {
   });
 });
 
-describe('orchestra serve', () => {
+// Each test spawns the CLI: on a busy machine start-up alone can take several seconds.
+describe('orchestra serve', { timeout: 120_000 }, () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('prints the URL and pairing link, and on %s closes in order and frees the port', async (signal) => {
     const provider = await startFakeProvider({ tokens: 10_000, tokenIntervalMs: 5 });
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port), '--log-format', 'json'], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
     expect(p.err()).toContain(`http://127.0.0.1:${port}`);
     expect(p.err()).toMatch(/\/pair\?token=/);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
@@ -191,7 +192,7 @@ describe('orchestra serve', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     const held = await inFlightChat(port, token);
     p.child.kill('SIGTERM');
@@ -211,7 +212,7 @@ describe('orchestra serve', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LOG_TO_FILE: 'false', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '60000' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 15_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     // Holds the HTTP step for its whole grace time (2 s): the first signal alone would exit 0 after it.
     const held = await inFlightChat(port, token);
@@ -229,7 +230,7 @@ describe('orchestra serve', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url }, dataDir);
-    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 15_000);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 60_000);
     expect(p.err()).toContain(`  provider:        ${provider.url} (LLM_BASE_URL)`);
     expect(p.err()).toContain(`  database:        SQLite ${path.join(dataDir, 'app.db')}`);
     expect(p.err()).toContain('  cache:           in memory');
@@ -255,7 +256,7 @@ describe('orchestra serve', () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port), '--log-level', 'DEBUG'], { DATA_DIR: dataDir, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 15_000);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 60_000);
     expect(p.err()).toContain('no model provider found; set LLM_BASE_URL');
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     await fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { Authorization: `Bearer ${token}` } });
