@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import { boundaries } from './tools/lint/boundaries.js';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'build/**', 'release/**', 'node_modules/**', 'coverage/**', 'data/**', 'test/fixtures/governance/samples/**'] },
+  { ignores: ['dist/**', 'build/**', 'release/**', 'node_modules/**', 'coverage/**', 'reports/**', '.stryker-tmp/**', 'data/**', 'test/fixtures/governance/samples/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

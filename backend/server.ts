@@ -32,7 +32,7 @@ import { cacheObserver, replicationObserver } from './metrics/storage-observers.
 import { MetricsSnapshotter } from './metrics/snapshot.js';
 import { packageVersion, rendererDistDir } from './paths.js';
 import { makePrivateDir } from './private-files.js';
-import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry } from './providers/registry.js';
+import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry, type ProviderStatus } from './providers/registry.js';
 import { ModelCatalog } from './providers/catalog.js';
 import { attachRedisAdapter } from './realtime/redis-adapter.js';
 import { Realtime } from './realtime/socket-server.js';
@@ -64,6 +64,8 @@ export interface RunningServer {
   tls: boolean;
   /** A fresh one-time pairing link (`…/pair?code=…`, valid 10 minutes) for the banner and the desktop window. */
   pairingLink(): Promise<{ url: string; expiresAt: string }>;
+  /** The model provider in use, probing local ones first when none is configured (for the banner). */
+  provider(): Promise<ProviderStatus>;
   /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
@@ -107,6 +109,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     level: config.logLevel,
     dataDir: config.dataDir,
     toFile: config.logToFile,
+    format: config.logFormat,
     ...(options.logStream ? { stdout: options.logStream } : {}),
   });
   const logger = logging.logger;
@@ -300,6 +303,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       return closed;
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders);
+    const provider = async (): Promise<ProviderStatus> => {
+      await liveProviders.resolve().catch(() => undefined);
+      return liveProviders.current();
+    };
     const pairingLink = async (): Promise<{ url: string; expiresAt: string }> => {
       const { code, expiresAt } = await access.createPairingCode('admin');
       return { url: `${url}/pair?code=${encodeURIComponent(code)}`, expiresAt };
@@ -315,6 +322,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logFile: logging.file,
       tls: tls !== undefined,
       pairingLink,
+      provider,
       reconfigure: (next) => live.apply(next),
       close,
     };

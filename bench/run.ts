@@ -5,6 +5,7 @@ import { gatewayBench } from './gateway.js';
 import { governanceBench } from './governance.js';
 import { governanceHealthzBench } from './governance-healthz.js';
 import { httpThroughput } from './http-throughput.js';
+import { npmStart } from './npm-start.js';
 import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
 
@@ -18,6 +19,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['chat', () => chatStreaming()],
   ['gateway', () => gatewayBench()],
   ['footprint', () => footprint()],
+  ['start', () => npmStart()],
   ['governance', () => governanceBench()],
   ['governance-healthz', () => governanceHealthzBench()],
   ['postgres', () => postgresBench()],

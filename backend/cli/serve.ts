@@ -4,12 +4,17 @@ import { MigrationError } from '../data/migrate.js';
 import { PortInUseError } from '../http/listen.js';
 import { isLoopbackBind } from '../http/security.js';
 import { startServer } from '../server.js';
+import { banner } from './banner.js';
 import type { CliIo } from './io.js';
 
-export const SERVE_HELP = `orchestra serve [--config FILE] [--port N] [--host ADDR] [--log-level LEVEL] [--debug]
+export const SERVE_HELP = `orchestra serve [--config FILE] [--port N] [--host ADDR] [--log-level LEVEL] [--log-format pretty|json] [--debug]
 
 Starts the backend and serves the app at /. Settings come from defaults, config.yaml (or
---config FILE), .env, the environment and these flags, later ones winning.`;
+--config FILE), .env, the environment and these flags, later ones winning.
+
+The console shows the banner, then warnings and errors (--log-level debug shows every line,
+requests included); the log file keeps every line as JSON. --log-format json writes the JSON
+lines to stdout instead, for services that collect it.`;
 
 /** `orchestra serve`: runs until SIGINT/SIGTERM, then closes in order within a time limit. */
 export async function runServe(argv: string[], io: CliIo): Promise<number> {
@@ -22,6 +27,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
         port: { type: 'string' },
         host: { type: 'string' },
         'log-level': { type: 'string' },
+        'log-format': { type: 'string' },
         debug: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -45,6 +51,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
       ...(flags.port !== undefined ? { port: flags.port } : {}),
       ...(flags.host !== undefined ? { host: flags.host } : {}),
       ...(flags['log-level'] !== undefined ? { logLevel: flags['log-level'] } : {}),
+      ...(flags['log-format'] !== undefined ? { logFormat: flags['log-format'] } : {}),
       ...(flags.debug !== undefined ? { debug: flags.debug } : {}),
     },
   };
@@ -73,22 +80,23 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
   const exposed = !isLoopbackBind(loaded.config.host);
   // A one-time code, never the token: the link lands in browser history and terminal scrollback.
-  let pairLine: string;
+  let pairing: string;
   try {
     const link = await server.pairingLink();
-    pairLine = `  pair a browser:  ${link.url}  (works once, for 10 minutes; \`orchestra pair\` makes another)`;
+    pairing = `${link.url}  (works once, for 10 minutes; \`orchestra pair\` makes another)`;
   } catch (err) {
-    pairLine = `  pair a browser:  run \`orchestra pair\` (${(err as Error).message})`;
+    pairing = `run \`orchestra pair\` (${(err as Error).message})`;
   }
   io.stderr.write(
-    [
-      `Orchestra ${server.url} is ready${exposed ? ` (exposed on ${loaded.config.host}; a credential is required)` : ''}`,
-      pairLine,
-      `  API token:       ${loaded.config.apiToken !== undefined ? 'from API_TOKEN' : `stored in ${loaded.config.dataDir}/api-token`}`,
-      server.wsUrl !== server.url ? `  Socket.IO:       ${server.wsUrl}/ws` : `  Socket.IO:       ${server.url}/ws`,
-      `  logs:            ${server.logFile ?? 'stdout only'}`,
-      '',
-    ].join('\n'),
+    banner({
+      config: loaded.config,
+      url: server.url,
+      wsUrl: server.wsUrl,
+      pairing,
+      provider: await server.provider(),
+      logFile: server.logFile,
+      exposed,
+    }),
   );
 
   return new Promise<number>((resolve) => {

@@ -12,6 +12,7 @@ export interface ConfigFlags {
   config?: string;
   debug?: boolean;
   logLevel?: string;
+  logFormat?: string;
   port?: string | number;
   host?: string;
 }
@@ -118,6 +119,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   if (flags.port !== undefined) put(raw, 'apiPort', flags.port, 'command line');
   if (flags.host !== undefined) put(raw, 'host', flags.host, 'command line');
+  if (flags.logFormat !== undefined) put(raw, 'logFormat', flags.logFormat, 'command line');
   if (flags.logLevel !== undefined) put(raw, 'logLevel', flags.logLevel, 'command line');
   else if (flags.debug === true) put(raw, 'logLevel', 'debug', 'command line');
 

@@ -17,6 +17,9 @@ const databaseUrl = z
   .refine((v) => /^(sqlite:\/\/|postgres(ql)?:\/\/)/.test(v), 'a sqlite:///path or postgres://… URL');
 const redisUrl = z.string().refine((v) => /^(memory:\/\/|rediss?:\/\/)/.test(v), 'memory:// or a redis:// / rediss:// URL');
 const httpUrl = z.string().url().refine((v) => /^https?:\/\//.test(v), 'an http(s):// URL');
+// Levels are read in any case: `--log-level DEBUG` and `LOG_LEVEL=Warn` mean what they say.
+const logLevel = z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(LOG_LEVELS));
+const logFormat = z.preprocess((v) => (typeof v === 'string' ? v.trim().toLowerCase() : v), z.enum(['pretty', 'json']));
 const bool = z.union([z.boolean(), z.enum(['true', 'false', '1', '0', 'yes', 'no'])]).transform((v) => v === true || v === 'true' || v === '1' || v === 'yes');
 
 export interface FieldSpec {
@@ -35,7 +38,8 @@ export const fields = {
   websocketPort: { env: 'WEBSOCKET_PORT', doc: 'Socket.IO port; a different value gives Socket.IO its own listener', schema: port, defaultDoc: 'same as API_PORT' },
   host: { env: 'HOST', doc: 'bind address; anything but loopback exposes the server on the network', schema: z.string().min(1), defaultDoc: '127.0.0.1' },
   dataDir: { env: 'DATA_DIR', doc: 'database, logs and token', schema: z.string().min(1), defaultDoc: './data' },
-  logLevel: { env: 'LOG_LEVEL', doc: 'trace, debug, info, warn, error, fatal or silent', schema: z.enum(LOG_LEVELS), defaultDoc: 'info' },
+  logLevel: { env: 'LOG_LEVEL', doc: 'trace, debug, info, warn, error, fatal or silent (any case)', schema: logLevel, defaultDoc: 'info' },
+  logFormat: { env: 'LOG_FORMAT', doc: 'console output: pretty (the banner, then warnings and errors) or json (every log line, for services)', schema: logFormat, defaultDoc: 'pretty' },
   logToFile: { env: 'LOG_TO_FILE', doc: 'also write logs to <DATA_DIR>/logs/backend.log (rotated)', schema: bool, defaultDoc: 'true' },
   apiToken: { env: 'API_TOKEN', doc: 'access token for /api and Socket.IO', schema: z.string().min(16, 'at least 16 characters'), defaultDoc: 'generated once, stored in DATA_DIR (0600)', secret: true },
   circuitBreakerThreshold: { env: 'CIRCUIT_BREAKER_THRESHOLD', doc: 'consecutive failures before a breaker opens', schema: positiveInt, defaultDoc: '5' },
@@ -83,6 +87,7 @@ export interface Config {
   host: string;
   dataDir: string;
   logLevel: LogLevel;
+  logFormat: 'pretty' | 'json';
   logToFile: boolean;
   apiToken: string | undefined;
   circuitBreakerThreshold: number;
@@ -128,6 +133,7 @@ export const defaults = {
   host: '127.0.0.1',
   dataDir: './data',
   logLevel: 'info',
+  logFormat: 'pretty',
   logToFile: true,
   circuitBreakerThreshold: 5,
   circuitBreakerResetMs: 10_000,

@@ -8,15 +8,40 @@ import { existsSync } from 'node:fs';
 import { chmod, readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { packageRoot } from '../paths.js';
 import { git, repoRoot } from './git.js';
 
 export const HOOK_MARKER = 'orchestra-governance pre-commit hook';
 
-export const HOOK_SCRIPT = `#!/bin/sh
+/** The orchestra the hook runs: this node binary and this checkout's bin/orchestra.js, by absolute path. */
+export interface HookCommand {
+  node: string;
+  script: string;
+}
+
+export const installingCommand = (): HookCommand => ({ node: process.execPath, script: path.join(packageRoot, 'bin', 'orchestra.js') });
+
+const shellQuote = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`;
+
+/**
+ * The hook calls the orchestra that installed it by absolute path: the repository it guards need
+ * not have Orchestra in its node_modules (where `npx orchestra` fails with a cryptic npm error on
+ * every commit). When that orchestra has moved or been removed, the hook says so in one line and
+ * lets the commit through: a tool that is gone should not hold every commit hostage.
+ */
+export function hookScript(command: HookCommand = installingCommand()): string {
+  return `#!/bin/sh
 # ${HOOK_MARKER}: installed by \`orchestra hooks install\`, removed by \`orchestra hooks uninstall\`.
 # Validates the staged version of each file; a failing verdict blocks the commit.
-exec npx --no-install orchestra validate --staged
+node=${shellQuote(command.node)}
+orchestra=${shellQuote(command.script)}
+if [ ! -x "$node" ] || [ ! -f "$orchestra" ]; then
+  echo "orchestra pre-commit hook: skipped, $orchestra (run by $node) is gone; run \\"orchestra hooks install\\" from your Orchestra checkout to reinstall it" >&2
+  exit 0
+fi
+exec "$node" "$orchestra" validate --staged
 `;
+}
 
 export async function hooksDirectory(cwd: string): Promise<string> {
   const root = await repoRoot(cwd);
@@ -35,7 +60,7 @@ export async function hooksDirectory(cwd: string): Promise<string> {
 
 export type InstallResult = { status: 'installed' | 'updated'; file: string; backup?: string } | { status: 'foreign'; file: string };
 
-export async function installHook(cwd: string, force: boolean): Promise<InstallResult> {
+export async function installHook(cwd: string, force: boolean, command: HookCommand = installingCommand()): Promise<InstallResult> {
   const dir = await hooksDirectory(cwd);
   const file = path.join(dir, 'pre-commit');
   await mkdir(dir, { recursive: true });
@@ -49,7 +74,7 @@ export async function installHook(cwd: string, force: boolean): Promise<InstallR
     }
   }
   const existed = existsSync(file);
-  await writeFile(file, HOOK_SCRIPT, { mode: 0o755 });
+  await writeFile(file, hookScript(command), { mode: 0o755 });
   await chmod(file, 0o755); // mode on writeFile is filtered by the umask
   return { status: existed ? 'updated' : 'installed', file, ...(backup ? { backup } : {}) };
 }

@@ -2,6 +2,7 @@ import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { scrubSecrets } from '../config/secrets.js';
 import type { LogLevel } from '../config/schema.js';
+import { consoleSink, type LogFormat } from './console.js';
 import { openRotatingFile, type RotatingFile } from './rotating-file.js';
 
 export type { Logger } from 'pino';
@@ -12,6 +13,8 @@ export interface LoggerOptions {
   toFile: boolean;
   /** Where console lines go; defaults to stdout. Tests pass a collector. */
   stdout?: { write(line: string): unknown };
+  /** `json` (the default here): the file's JSON lines; `pretty`: warnings and errors for people. */
+  format?: LogFormat;
 }
 
 export interface LoggerHandle {
@@ -35,7 +38,7 @@ const REDACT = [
 ];
 
 /**
- * JSON lines to stdout and to <DATA_DIR>/logs/backend.log. Every line passes through the secret
+ * JSON lines to <DATA_DIR>/logs/backend.log, and to the console as console.ts decides. Every line passes through the secret
  * scrubber on its way out, so a token that ends up inside a message is masked too.
  */
 export function createLogger(options: LoggerOptions): LoggerHandle {
@@ -44,10 +47,11 @@ export function createLogger(options: LoggerOptions): LoggerHandle {
   const filePath = options.toFile ? path.join(options.dataDir, 'logs', 'backend.log') : undefined;
   if (filePath !== undefined) file = openRotatingFile({ file: filePath, maxBytes: 10 * 1024 * 1024, keep: 5 });
 
+  const toConsole = consoleSink(options.format ?? 'json', options.level, stdout);
   const stream = {
     write(line: string): void {
       const clean = scrubSecrets(line);
-      stdout.write(clean);
+      toConsole(clean);
       file?.write(clean);
     },
   };

@@ -30,16 +30,14 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
   } catch {
     size = 0;
   }
-  const dest = pino.destination({ dest: file, sync: false, mkdir: true, minLength: 4096, mode: 0o600 });
+  // Synchronous writes of a 4 KiB buffer: the file is open from the first line and no write is
+  // ever in flight, so a rotation (flush, rename, reopen) cannot lose, reorder or misdirect a
+  // line. With asynchronous writes a rotation races the write in progress and the (re)open.
+  const dest = pino.destination({ dest: file, sync: true, mkdir: true, minLength: 4096, mode: 0o600 });
   let closed = false;
-  // The file opens asynchronously; until then lines are buffered and rotation (which flushes
-  // synchronously) waits for the next write after it opened.
-  let ready = false;
-  dest.once('ready', () => {
-    ready = true;
-  });
 
   const rotate = (): void => {
+    dest.flushSync();
     rmSync(`${file}.${keep}`, { force: true });
     for (let i = keep - 1; i >= 1; i--) {
       try {
@@ -48,7 +46,6 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
         // a gap in the numbering is fine
       }
     }
-    dest.flushSync();
     renameSync(file, `${file}.1`);
     restrictIfPresent(`${file}.1`);
     makePrivateFile(file);
@@ -61,7 +58,7 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
       if (closed) return;
       dest.write(line);
       size += Buffer.byteLength(line);
-      if (size >= maxBytes && ready) rotate();
+      if (size >= maxBytes) rotate();
     },
     flush: () =>
       new Promise<void>((resolve) => {

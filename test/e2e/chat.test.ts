@@ -106,35 +106,25 @@ describe('chat in the browser', { timeout: 60_000 }, () => {
     await eventually(countOf(page.locator('[data-testid=message-list] img, [data-testid=message-list] b'))).toBe(0);
     expect(dialogs).toEqual([]);
 
-    // The backend's governance verdict for the code block is shown; then an injected failing one
-    // shows its findings (the renderer must cope with whatever verdict the rules produce).
-    await eventually(attrOf(reply.getByTestId('validation'), 'data-verdict')).toMatch(/^(pass|fail)$/);
-    await page.route('**/api/conversations/*', async (route) => {
-      const response = await route.fetch();
-      const body = (await response.json()) as { messages: Array<{ role: string; validation: unknown }> };
-      for (const m of body.messages) {
-        if (m.role === 'assistant') {
-          m.validation = {
-            verdict: 'fail',
-            summary: { errors: 1, warnings: 1, notes: 0 },
-            findings: [
-              { ruleId: 'no-eval', severity: 'error', message: 'eval() runs arbitrary code', line: 4, column: 1 },
-              { ruleId: 'prefer-const', severity: 'warning', message: 'use const', line: 4, column: 8 },
-            ],
-          };
-        }
-      }
-      await route.fulfill({ response, json: body });
-    });
-    await page.reload();
-    const validation = assistant(page, 'complete').getByTestId('validation');
+    // The backend's governance verdict for the code block is shown: clean code passes.
+    await eventually(attrOf(reply.getByTestId('validation'), 'data-verdict')).toBe('pass');
+    // A reply whose code the rules reject (the provider echoes it back) shows the real findings,
+    // with their position in the reply.
+    await sendMessage(page, 'Run this:\n\n```js\nconst input = 1;\neval(input);\n```');
+    const rejected = assistant(page, 'complete').last();
+    await eventually(textOf(rejected.getByTestId('message-content'))).toContain('eval(input);');
+    const validation = rejected.getByTestId('validation');
     await eventually(attrOf(validation, 'data-verdict')).toBe('fail');
-    await eventually(textOf(validation)).toContain('Code checks failed · 1 error, 1 warning');
+    await eventually(textOf(validation)).toMatch(/Code checks failed · [1-9]\d* errors?/);
     await validation.locator('summary').click();
-    await eventually(countOf(validation.getByTestId('finding'))).toBe(2);
-    await eventually(textOf(validation.getByTestId('finding').first())).toContain('no-eval');
-    await eventually(textOf(validation.getByTestId('finding').first())).toContain('line 4:1');
-    await page.unroute('**/api/conversations/*');
+    await eventually(countOf(validation.getByTestId('finding'))).toBeGreaterThanOrEqual(1);
+    const noEval = validation.getByTestId('finding').filter({ hasText: 'no-eval' });
+    await eventually(countOf(noEval)).toBe(1);
+    // Positions are lines of the reply: "Run this:", "", "```js", "const input = 1;", "eval(input);".
+    await eventually(textOf(noEval)).toContain('line 5:1');
+    // The stored verdict comes back after a reload.
+    await page.reload();
+    await eventually(attrOf(assistant(page, 'complete').last().getByTestId('validation'), 'data-verdict')).toBe('fail');
 
     await eventually(ticksOf(page)).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: SCREENSHOT });

@@ -76,11 +76,16 @@ describe('chat over JSON', () => {
   });
 
   it('a provider that stalls mid-reply times out and keeps the partial reply', async () => {
-    const t = await server({ overrides: { providerIdleTimeoutMs: 300 }, provider: { tokens: 1000, tokenIntervalMs: 0 } });
-    t.provider?.set({ mode: 'hang' });
+    const t = await server({ overrides: { providerIdleTimeoutMs: 300 }, provider: { tokens: 1000 } });
+    t.provider?.set({ mode: 'stall-after', stallAfterTokens: 4 });
     const res = await t.api('/api/chat', { method: 'POST', json: { message: 'hi' } });
     expect(res.status).toBe(504);
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('provider-timeout');
+    const err = ((await res.json()) as { error: { code: string; details: { conversationId: string; messageId: string } } }).error;
+    expect(err.code).toBe('provider-timeout');
+    const stored = (await conversation(t, err.details.conversationId)).messages.find((m) => m.id === err.details.messageId);
+    expect(stored?.status).toBe('error');
+    expect(stored?.content).toBe(fakeReply(4));
+    expect(stored?.error?.code).toBe('provider-timeout');
   });
 });
 

@@ -139,9 +139,13 @@ describe('bad input', () => {
     expect((await errorOf(res)).details?.field).toBe('limit');
   });
 
-  it('/api/validate answers in the error shape when governance is unavailable, or validates', async () => {
-    const res = await t.api('/api/validate', { method: 'POST', json: { code: 'const a = 1;', language: 'typescript' } });
-    expect([200, 501]).toContain(res.status);
+  it('/api/validate validates a snippet, and refuses a bad body in the error shape', async () => {
+    const res = await t.api('/api/validate', { method: 'POST', json: { code: 'const a = 1;\n', language: 'typescript' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ verdict: 'pass', findings: [] });
+    const bad = await t.api('/api/validate', { method: 'POST', json: { code: 42 } });
+    expect(bad.status).toBe(400);
+    expect((await errorOf(bad)).code).toBe('invalid-request');
   });
 });
 
@@ -183,11 +187,21 @@ describe('security', () => {
 });
 
 describe('request logging', () => {
-  it('tags every line a request causes with its id and masks the token', async () => {
+  it('tags every line a request causes with its id', async () => {
     await t.api('/api/chat', { method: 'POST', json: { message: 'log me' }, headers: { 'X-Request-Id': 'trace-me-42' } });
     const lines = t.logs.filter((l) => l.includes('trace-me-42'));
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const l of lines) expect(JSON.parse(l)).toMatchObject({ reqId: 'trace-me-42' });
+  });
+
+  it('masks the token where a client put it into a logged field', async () => {
+    // A script that pastes the token where a conversation id goes puts it into the request
+    // line's `path`, which no redact path covers: only the scrubber does.
+    const res = await fetch(`${t.url}/api/conversations/${t.token}`, { headers: { 'X-Request-Id': 'leaky-path-1', Authorization: `Bearer ${t.token}` } });
+    expect(res.status).toBe(404);
+    await expect.poll(() => t.logs.find((l) => l.includes('leaky-path-1'))).toBeDefined();
+    const line = JSON.parse(t.logs.find((l) => l.includes('leaky-path-1')) ?? '{}') as { path?: string; status?: number };
+    expect(line).toMatchObject({ path: '/api/conversations/***', status: 404 });
     expect(t.logs.join('')).not.toContain(t.token);
   });
 });

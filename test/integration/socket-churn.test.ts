@@ -79,10 +79,12 @@ afterAll(async () => {
 function cycle(): Promise<void> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${ready.wsUrl.replace(/^http/, 'ws')}/ws/?EIO=4&transport=websocket`);
+    // A liveness guard only (a handshake that never completes), not a speed limit: a loaded
+    // machine may take seconds for one.
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error('handshake timed out'));
-    }, 5000);
+    }, 30_000);
     ws.on('message', (data: Buffer) => {
       const packet = data.toString('utf8');
       if (packet.startsWith('0{')) ws.send(`40${JSON.stringify({ token: ready.token })}`);
@@ -123,24 +125,28 @@ async function heap(): Promise<number> {
 }
 
 describe('Socket.IO connection churn with the Redis adapter', () => {
-  it('10,000 connect/disconnect cycles: heap grows under 5 MB, no listener warnings', { timeout: 50_000 }, async () => {
+  // What this measures is memory and listeners, not speed (bench/ has the speed figures): on a
+  // busy two-core machine the run may take several times its quiet ~15 s, so the limit is wide.
+  it('10,000 connect/disconnect cycles: heap grows under 5 MB, no listener warnings', { timeout: 240_000 }, async () => {
     await run(WARM_UP);
     const before = await heap();
     const started = performance.now();
     await run(CYCLES);
     const seconds = (performance.now() - started) / 1000;
-    // Server-side closes finish asynchronously; give them a moment before measuring.
-    await new Promise((r) => setTimeout(r, 300));
+    // Server-side closes finish asynchronously: measure once the server counts no client.
+    const status = async () =>
+      (await (await fetch(`${ready.url}/api/status`, { headers: { Authorization: `Bearer ${ready.token}` } })).json()) as {
+        components: { websocket: { clients: number }; cache: { l2: { status: string } } };
+      };
+    await expect.poll(async () => (await status()).components.websocket.clients, { timeout: 30_000, interval: 200 }).toBe(0);
     const after = await heap();
     const growthMb = (after - before) / (1024 * 1024);
     console.info(`socket churn: ${CYCLES} cycles in ${seconds.toFixed(1)} s, heap ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MB (${growthMb.toFixed(2)} MB)`);
     expect(growthMb).toBeLessThan(5);
     expect(warnings.filter((w) => /MaxListeners|listener/i.test(w))).toEqual([]);
     expect(localWarnings.filter((w) => /MaxListeners|listener/i.test(w))).toEqual([]);
-    const status = (await (await fetch(`${ready.url}/api/status`, { headers: { Authorization: `Bearer ${ready.token}` } })).json()) as {
-      components: { websocket: { clients: number }; cache: { l2: { status: string } } };
-    };
-    expect(status.components.websocket.clients).toBe(0);
-    expect(status.components.cache.l2.status).toBe('up');
+    // Redis may have been slow under the churn (its breaker opens on command timeouts); it must be
+    // back once the breaker's reset time has passed.
+    await expect.poll(async () => (await status()).components.cache.l2.status, { timeout: 30_000, interval: 250 }).toBe('up');
   });
 });

@@ -97,28 +97,37 @@ describe('Socket.IO at /ws', () => {
   });
 
   it('sends metrics ticks to subscribers only', async () => {
-    const t = await server({ start: { metricsIntervalMs: 100 } });
+    const t = await server({ start: { metricsIntervalMs: 50 } });
     const sub = client(t);
     const other = client(t);
     await Promise.all([connected(sub), connected(other)]);
     let otherTicks = 0;
     other.on('metrics:tick', () => otherTicks++);
-    const tick = new Promise<MetricsSnapshot>((resolve) => sub.once('metrics:tick', resolve));
+    const snapshots: MetricsSnapshot[] = [];
+    // Three ticks reached the subscriber: the ticker ran at least three times while the other
+    // client was connected, so any tick sent to everyone would have reached it too.
+    const third = new Promise<void>((resolve) =>
+      sub.on('metrics:tick', (s) => {
+        if (snapshots.push(s) === 3) resolve();
+      }),
+    );
     expect(await sub.emitWithAck('metrics:subscribe')).toEqual({ subscribed: true });
-    const snapshot = await tick;
-    expect(snapshot.websocket.clients).toBe(2);
-    expect(snapshot.process.rssBytes).toBeGreaterThan(0);
+    await third;
+    // A round trip over the other client's connection: anything the server sent it before is in.
+    expect(await other.emitWithAck('conversation:join', { conversationId: '01890a5d-ac96-774b-bcce-b302099a8057' })).toMatchObject({ error: { code: 'not-found' } });
     expect(otherTicks).toBe(0);
+    expect(snapshots[0]?.websocket.clients).toBe(2);
+    expect(snapshots[0]?.process.rssBytes).toBeGreaterThan(0);
   });
 
   it('reports connected clients in /api/status', async () => {
     const t = await server();
     const c = client(t);
     await connected(c);
-    // the status body is cached for up to a second
-    await new Promise((r) => setTimeout(r, 1100));
-    const status = (await (await t.api('/api/status')).json()) as { components: { websocket: { clients: number } } };
-    expect(status.components.websocket.clients).toBe(1);
+    // The status body is cached for up to a second: wait for the fresh one, not a fixed time.
+    const clients = async (): Promise<number> =>
+      ((await (await t.api('/api/status')).json()) as { components: { websocket: { clients: number } } }).components.websocket.clients;
+    await expect.poll(clients, { timeout: 10_000, interval: 100 }).toBe(1);
   });
 
   it('serves Socket.IO on its own listener when WEBSOCKET_PORT differs', async () => {

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig } from '../../../backend/config/load.js';
@@ -22,18 +22,45 @@ describe('configuration', () => {
     expect(sources.apiPort).toBe('default');
   });
 
-  it('layers config file < .env < environment < flags', () => {
+  it('layers config file < .env < environment < flags < overrides: each layer wins over the one below', () => {
+    const cwd = tempDir();
+    // One key, a distinct value in every layer: removing the top layer must reveal the next one down.
+    writeFileSync(path.join(cwd, 'config.yaml'), 'apiPort: 9001\nHOST: 127.0.0.2\nCACHE_TTL: 10\nlogLevel: warn\n');
+    writeFileSync(path.join(cwd, '.env'), 'API_PORT=9002\nCACHE_TTL=20\n');
+    const env = { API_PORT: '9003' };
+    const flags = { port: '9004' };
+    const layers: Array<[Parameters<typeof loadConfig>[0], number, string]> = [
+      [{ env, cwd, flags, overrides: { apiPort: 9005 } }, 9005, 'override'],
+      [{ env, cwd, flags }, 9004, 'command line'],
+      [{ env, cwd }, 9003, 'environment'],
+      [{ env: {}, cwd }, 9002, '.env'],
+    ];
+    for (const [options, port, source] of layers) {
+      const { config, sources } = loadConfig(options);
+      expect(config.apiPort, source).toBe(port);
+      expect(sources.apiPort).toBe(source);
+    }
+    rmSync(path.join(cwd, '.env'));
+    const fileOnly = loadConfig({ env: {}, cwd });
+    expect(fileOnly.config.apiPort).toBe(9001);
+    expect(fileOnly.sources.apiPort).toBe('config file');
+    rmSync(path.join(cwd, 'config.yaml'));
+    expect(loadConfig({ env: {}, cwd }).sources.apiPort).toBe('default');
+  });
+
+  it('keeps each key from the highest layer that sets it', () => {
     const cwd = tempDir();
     writeFileSync(path.join(cwd, 'config.yaml'), 'apiPort: 9001\nHOST: 127.0.0.2\nCACHE_TTL: 10\nlogLevel: warn\n');
     writeFileSync(path.join(cwd, '.env'), 'API_PORT=9002\nCACHE_TTL=20\n');
-    const { config, sources } = loadConfig({ env: { API_PORT: '9003' }, cwd, flags: { port: '9004' } });
+    const { config, sources } = loadConfig({ env: { API_PORT: '9003', LOG_LEVEL: 'error' }, cwd, flags: { port: '9004' } });
     expect(config.apiPort).toBe(9004);
     expect(sources.apiPort).toBe('command line');
     expect(config.cacheTtlSeconds).toBe(20);
     expect(sources.cacheTtlSeconds).toBe('.env');
     expect(config.host).toBe('127.0.0.2');
     expect(sources.host).toBe('config file');
-    expect(config.logLevel).toBe('warn');
+    expect(config.logLevel).toBe('error');
+    expect(sources.logLevel).toBe('environment');
     // WEBSOCKET_PORT follows API_PORT unless set
     expect(config.websocketPort).toBe(9004);
   });
@@ -42,6 +69,15 @@ describe('configuration', () => {
     const cwd = tempDir();
     expect(loadConfig({ env: {}, cwd, flags: { debug: true } }).config.logLevel).toBe('debug');
     expect(loadConfig({ env: {}, cwd, flags: { debug: true, logLevel: 'error' } }).config.logLevel).toBe('error');
+  });
+
+  it('reads log levels in any case', () => {
+    const cwd = tempDir();
+    expect(loadConfig({ env: {}, cwd, flags: { logLevel: 'DEBUG' } }).config.logLevel).toBe('debug');
+    expect(loadConfig({ env: { LOG_LEVEL: 'Warn' }, cwd }).config.logLevel).toBe('warn');
+    writeFileSync(path.join(cwd, 'config.yaml'), 'logLevel: ERROR\n');
+    expect(loadConfig({ env: {}, cwd }).config.logLevel).toBe('error');
+    expect(() => loadConfig({ env: { LOG_LEVEL: 'LOUD' }, cwd })).toThrow(/LOG_LEVEL="LOUD" from environment/);
   });
 
   it('reads --config FILE instead of ./config.yaml', () => {

@@ -1,13 +1,17 @@
 /** `orchestra hooks install|uninstall`: where the hook goes, what it runs, and foreign hooks. */
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runHooksCli } from '../../../backend/governance/cli.js';
+import { installHook } from '../../../backend/governance/hooks.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir } from './helpers.js';
 
 // Engines load per test file; on a busy 2-core machine that alone can take seconds.
 vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
+const root = path.resolve(import.meta.dirname, '../../..');
 let restoreGit: () => void;
 beforeAll(() => {
   restoreGit = isolateGitConfig();
@@ -35,7 +39,12 @@ describe('orchestra hooks install', () => {
       const io = captureIo(dir);
       expect(await runHooksCli(['install'], io)).toBe(0);
       const hook = path.join(dir, '.git/hooks/pre-commit');
-      expect(readFileSync(hook, 'utf8')).toContain('exec npx --no-install orchestra validate --staged');
+      const text = readFileSync(hook, 'utf8');
+      // The orchestra that installed it, by absolute path: no npx, no node_modules of the repository.
+      expect(text).toContain(`node='${process.execPath}'`);
+      expect(text).toContain(`orchestra='${path.join(root, 'bin', 'orchestra.js')}'`);
+      expect(text).toContain('exec "$node" "$orchestra" validate --staged');
+      expect(text).not.toContain('npx');
       expect(readFileSync(hook, 'utf8').startsWith('#!/bin/sh\n')).toBe(true);
       expect(statSync(hook).mode & 0o111).toBe(0o111);
       // Re-running updates our own hook without --force.
@@ -54,7 +63,7 @@ describe('orchestra hooks install', () => {
       expect(readFileSync(hook, 'utf8')).toBe('#!/bin/sh\necho mine\n');
 
       expect(await runHooksCli(['install', '--force'], captureIo(dir))).toBe(0);
-      expect(readFileSync(hook, 'utf8')).toContain('orchestra validate --staged');
+      expect(readFileSync(hook, 'utf8')).toContain('"$orchestra" validate --staged');
       expect(readFileSync(`${hook}.orchestra-backup`, 'utf8')).toBe('#!/bin/sh\necho mine\n');
 
       // Uninstall puts the previous hook back.
@@ -69,7 +78,7 @@ describe('orchestra hooks install', () => {
     withRepo(async (dir) => {
       gitIn(dir, 'config', 'core.hooksPath', '.githooks');
       expect(await runHooksCli(['install'], captureIo(dir))).toBe(0);
-      expect(readFileSync(path.join(dir, '.githooks/pre-commit'), 'utf8')).toContain('orchestra validate --staged');
+      expect(readFileSync(path.join(dir, '.githooks/pre-commit'), 'utf8')).toContain('"$orchestra" validate --staged');
       expect(existsSync(path.join(dir, '.git/hooks/pre-commit'))).toBe(false);
     }),
   );
@@ -97,4 +106,51 @@ describe('orchestra hooks install', () => {
       t.cleanup();
     }
   });
+});
+
+/** `git commit` in a repository with no Orchestra of its own: the hook is all that runs it. */
+function commit(dir: string, files: Record<string, string>): { status: number | null; stderr: string } {
+  for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
+  gitIn(dir, 'add', '--', ...Object.keys(files));
+  const r = spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-q', '-m', 'change'], { cwd: dir, encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr };
+}
+
+describe('the installed hook on a real git commit', () => {
+  it(
+    'blocks a commit whose staged code fails and lets a clean one through',
+    withRepo(async (dir) => {
+      expect(existsSync(path.join(root, 'dist', 'backend', 'orchestra.cjs')), 'npm run build:server first').toBe(true);
+      expect(await runHooksCli(['install'], captureIo(dir))).toBe(0);
+      const bad = commit(dir, { 'run.js': 'const input = process.argv[2];\neval(input);\n' });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr + '').toMatch(/no-eval/);
+      expect(() => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: dir, stdio: 'pipe' })).toThrow();
+      gitIn(dir, 'rm', '-q', '--cached', 'run.js');
+      const good = commit(dir, { 'add.js': 'export const add = (a, b) => a + b;\n' });
+      expect(good.stderr).toMatch(/^PASS/);
+      expect(good.status).toBe(0);
+      expect(gitIn(dir, 'log', '--format=%s').trim()).toBe('change');
+    }),
+  );
+
+  it(
+    'says in one line that its orchestra is gone and how to reinstall, and does not block the commit',
+    withRepo(async (dir) => {
+      // An orchestra that was installed from somewhere and then removed.
+      const elsewhere = tempDir('gov-moved-');
+      const script = path.join(elsewhere.dir, 'orchestra.js');
+      copyFileSync(path.join(root, 'bin', 'orchestra.js'), script);
+      await installHook(dir, false, { node: process.execPath, script });
+      elsewhere.cleanup();
+      const r = commit(dir, { 'run.js': 'eval(process.argv[2]);\n' });
+      expect(r.status).toBe(0);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toBe(
+        `orchestra pre-commit hook: skipped, ${script} (run by ${process.execPath}) is gone; run "orchestra hooks install" from your Orchestra checkout to reinstall it`,
+      );
+      expect(r.stderr).not.toMatch(/npm/);
+    }),
+  );
 });

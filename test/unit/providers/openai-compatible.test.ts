@@ -152,7 +152,8 @@ describe('OpenAICompatibleProvider cancel', () => {
     fake.set({ mode: 'hang-before-headers' });
     const ctl = new AbortController();
     const pending = collect(provider({ model: 'm' }).stream({ messages, signal: ctl.signal }));
-    await new Promise((r) => setTimeout(r, 50));
+    // Abort once the request is at the provider, waiting for headers that never come.
+    await expect.poll(() => fake.requests.some((r) => r.path.endsWith('/chat/completions'))).toBe(true);
     ctl.abort();
     const out = await pending;
     expect(out.error?.code).toBe('cancelled');
@@ -232,9 +233,11 @@ describe('OpenAICompatibleProvider failures', () => {
   });
 
   it('a stall mid-reply is provider-timeout after the deltas that did arrive', async () => {
-    fake.set({ tokens: 3, firstTokenDelayMs: 0, tokenIntervalMs: 1_000 });
-    const out = await collect(provider({ model: 'm', idleTimeoutMs: 200 }).stream({ messages, signal: signal() }));
-    expect(out.text).toBe('tok0 ');
+    // Two tokens in one write, then silence: no timing decides how many arrive. The idle limit is
+    // long enough that a starved event loop still reads them before the timer fires.
+    fake.set({ tokens: 10, mode: 'stall-after', stallAfterTokens: 2, tokensPerChunk: 2 });
+    const out = await collect(provider({ model: 'm', idleTimeoutMs: 1_000 }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('tok0 tok1 ');
     expect(out.error?.code).toBe('provider-timeout');
   });
 

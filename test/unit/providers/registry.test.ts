@@ -204,7 +204,8 @@ describe('provider registry, reconfigure and close', () => {
     const r = create({ baseUrl: a.url, model: 'm' });
     const pa = await r.resolve();
     const inFlight = collect(pa.stream({ messages, signal: signal() }));
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The reply is streaming (not merely requested) when the switch happens.
+    await expect.poll(() => a.activeStreams()).toBe(1);
     await r.reconfigure({ baseUrl: b.url, model: 'm' });
     const pb = await r.resolve();
     expect(pb.baseUrl).toBe(b.url);
@@ -233,7 +234,7 @@ describe('provider registry, reconfigure and close', () => {
     const p = await r.resolve();
     const ctl = new AbortController();
     const streaming = collect(p.stream({ messages, signal: ctl.signal }));
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await expect.poll(() => f.activeStreams()).toBe(1);
     await Promise.all([r.close(), r.close()]);
     const out = await streaming;
     expect(out.error?.code).toBe('provider-disconnected');

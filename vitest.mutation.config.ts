@@ -1,0 +1,9 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+// The suite Stryker runs for one module: only that module's tests (stryker.config.mjs passes
+// them in MUTATION_TESTS), without coverage, in one worker. (mergeConfig would append to the
+// include list instead of replacing it.)
+const tests = JSON.parse(process.env.MUTATION_TESTS ?? '["test/unit/config/**/*.test.ts"]') as string[];
+
+export default defineConfig({ ...base, test: { ...base.test, include: tests, coverage: { enabled: false }, maxWorkers: 1 } });
