@@ -55,7 +55,13 @@ export type ChatAction =
   | { type: 'token'; event: TokenEvent }
   | { type: 'done'; event: DoneEvent }
   | { type: 'error'; event: ChatErrorEvent }
-  | { type: 'problem'; problem: ChatProblem | null };
+  | { type: 'problem'; problem: ChatProblem | null }
+  /** The join ack's replies in progress: their text so far, and the seq it ends at. */
+  | { type: 'resume'; conversationId: string; streaming: Array<{ messageId: string; seq: number; content: string }> }
+  /** `message:created`: a stored user message or a new reply placeholder, from any viewer. */
+  | { type: 'message-created'; conversationId: string; message: Message }
+  /** A new branch replaces `messageId` and what follows it (edit, regenerate). */
+  | { type: 'branch-from'; messageId: string };
 
 export const initialChatState: ChatState = {
   conversations: [],
@@ -193,8 +199,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
 
     case 'send-acked': {
+      // The local copy may already be gone: `message:created` replaced it with the stored one.
       const local = state.messages.find((m) => m.id === action.localId);
-      if (local === undefined) return { ...state, sending: false }; // the user moved on
+      if (local === undefined && state.activeId !== action.conversationId) return { ...state, sending: false }; // the user moved on
       // Renamed so a later reload of the conversation (which has the stored copy) drops it.
       const messages = state.messages.map((m) =>
         m.id === action.localId ? { ...m, id: `acked-${action.localId}`, conversationId: action.conversationId } : m,
@@ -255,6 +262,48 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'problem':
       return { ...state, problem: action.problem };
+
+    case 'resume': {
+      if (action.conversationId !== state.activeId) return state;
+      let streams = state.streams;
+      let messages = state.messages;
+      for (const r of action.streaming) {
+        const current = streams[r.messageId];
+        // What the ack says is the text up to `seq`; live tokens we already hold beyond it are kept.
+        let buffer: StreamBuffer = { next: r.seq + 1, text: r.content, ahead: {}, partial: false };
+        if (current !== undefined && current.next !== null && current.next > r.seq + 1 && !current.partial) {
+          buffer = current;
+        } else if (current !== undefined) {
+          for (const [seq, delta] of Object.entries(current.ahead)) buffer = applyToken(buffer, Number(seq), delta);
+        }
+        streams = { ...streams, [r.messageId]: buffer };
+        if (!messages.some((m) => m.id === r.messageId)) messages = [...messages, placeholder(r.messageId, action.conversationId, new Date().toISOString())];
+      }
+      return { ...state, streams, messages };
+    }
+
+    case 'message-created': {
+      const m = action.message;
+      if (action.conversationId !== state.activeId) return state;
+      if (state.messages.some((x) => x.id === m.id)) return state;
+      if (m.role === 'user') {
+        // Our own message, sent from this window: the stored copy replaces the local one.
+        const mine = state.messages.findIndex((x) => (x.id.startsWith('local-') || x.id.startsWith('acked-')) && x.role === 'user' && x.content === m.content);
+        if (mine >= 0) {
+          const copy = state.messages.slice();
+          copy[mine] = m;
+          return { ...state, messages: copy };
+        }
+      }
+      const streams = m.status === 'streaming' && state.streams[m.id] === undefined ? { ...state.streams, [m.id]: emptyStream(0) } : state.streams;
+      return { ...state, messages: [...state.messages, m], streams };
+    }
+
+    case 'branch-from': {
+      const at = state.messages.findIndex((m) => m.id === action.messageId);
+      if (at < 0) return state;
+      return { ...state, messages: state.messages.slice(0, at), problem: null };
+    }
   }
 }
 
