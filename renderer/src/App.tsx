@@ -327,12 +327,12 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   };
 
   const regenerate = (message: Message, isRetry: boolean): void => {
+    const text = previousUserText(message.id);
     dispatch({ type: 'branch-from', messageId: message.id });
     api.regenerate(message.id).then(
       () => reloadActive(),
       (err: unknown) => {
         // A server without regenerate (404): a retry sends the question again instead.
-        const text = previousUserText(message.id);
         if (isRetry && err instanceof ApiError && err.status === 404 && text !== undefined) {
           reloadActive();
           send(text);

@@ -48,8 +48,13 @@ function purify(html: string): string {
   });
 }
 
+/** HTML for a run of inline tokens (a slice of a long paragraph). */
+export function inlineHtml(tokens: Token[]): string {
+  return purify(new Parser({ gfm: true, renderer }).parseInline(tokens));
+}
+
 export function blockHtml(token: Token): string {
-  const html = new Parser({ gfm: true, renderer }).parse([token]);
+  const html = new Parser({ gfm: true, renderer }).parse([token]).trim();
   return purify(html);
 }
 
