@@ -27,15 +27,12 @@ import {
 const assistant = (page: Page, status?: string) =>
   page.locator(`[data-testid=message][data-role=assistant]${status ? `[data-status=${status}]` : ''}`);
 
-/** The longest main-thread task seen since `startLongTasks` (PerformanceObserver 'longtask'). */
+/** Records main-thread tasks over 50 ms from now on (PerformanceObserver 'longtask'). */
 async function startLongTasks(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    const w = window as unknown as { longTasks: number[] };
-    w.longTasks = [];
-    new PerformanceObserver((list) => {
-      for (const e of list.getEntries()) w.longTasks.push(e.duration);
-    }).observe({ type: 'longtask', buffered: false });
-  });
+  await page.evaluate(`(() => {
+    window.longTasks = [];
+    new PerformanceObserver((list) => { for (const e of list.getEntries()) window.longTasks.push(e.duration); }).observe({ type: 'longtask' });
+  })()`);
 }
 /** Page-side expressions (the test build has no DOM types). */
 const readClipboard = (page: Page): Promise<string> => page.evaluate<string>('navigator.clipboard.readText()');
@@ -44,7 +41,8 @@ const activeTestIdOf = (page: Page) => (): Promise<string | null> =>
 const themeOf = (page: Page) => (): Promise<string | null> => page.locator('html').getAttribute('data-theme');
 const backgroundOf = (page: Page): Promise<string> => page.evaluate<string>('getComputedStyle(document.documentElement).backgroundColor');
 
-const longestTask = (page: Page): Promise<number> => page.evaluate(() => Math.max(0, ...(window as unknown as { longTasks: number[] }).longTasks));
+/** The longest of those tasks, in ms. */
+const longestTask = (page: Page): Promise<number> => page.evaluate<number>('Math.max(0, ...window.longTasks)');
 
 describe('the chat UI', { timeout: 90_000 }, () => {
   let browser: Browser;
