@@ -48,7 +48,7 @@ export function MetricsPanel({ metrics, status, onClose }: { metrics: MetricsHis
   const m = metrics.latest;
   const h = metrics.history;
   return (
-    <aside className="metrics" data-testid="metrics-panel" data-ticks={metrics.ticks} aria-label="Live metrics">
+    <aside className="metrics" data-testid="metrics-panel" data-ticks={metrics.ticks} aria-label="Live metrics" tabIndex={0}>
       <header className="metrics-header">
         <h2 className="metrics-title">Live metrics</h2>
         {onClose ? (
