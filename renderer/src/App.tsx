@@ -207,7 +207,10 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       const active = stateRef.current.activeId;
       if (active !== null) reloadActive();
     });
-    socket.on('disconnect', () => setConnection('reconnecting'));
+    socket.on('disconnect', () => {
+      setConnection('reconnecting');
+      dispatch({ type: 'disconnected' });
+    });
     socket.on('connect_error', (err) => {
       if (isAuthProblem(err.message)) onUnauthorized();
       else setConnection((c) => (c === 'connected' ? 'reconnecting' : c));
@@ -266,7 +269,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
         return;
       }
       const ack: JoinAck = result;
-      if (ack.streaming !== undefined && ack.streaming.length > 0) dispatch({ type: 'resume', conversationId: id, streaming: ack.streaming });
+      dispatch({ type: 'resume', conversationId: id, streaming: ack.streaming });
     });
     return () => {
       socket.emit('conversation:leave', { conversationId: id });

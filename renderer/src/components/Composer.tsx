@@ -94,7 +94,8 @@ export function Composer({ disabled, streaming, onSend, onStop, restore, editing
           data-testid="composer-input"
           aria-label="Message"
           aria-invalid={tooLong}
-          placeholder={disabled ? 'Waiting for the server…' : 'Message Orchestra…  (Enter to send, Shift+Enter for a new line)'}
+          placeholder={disabled ? 'Waiting for the server…' : 'Message Orchestra…'}
+          title="Enter sends, Shift+Enter adds a line, ↑ edits your last message"
           value={text}
           rows={1}
           onChange={(e) => setText(e.target.value)}

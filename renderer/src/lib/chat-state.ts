@@ -23,6 +23,11 @@ export interface StreamBuffer {
   ahead: Record<number, string>;
   /** True when the reply started before we saw it, so `text` lacks its beginning. */
   partial: boolean;
+  /**
+   * Joined a reply in progress and waiting for the join ack's text so far: live tokens are held
+   * in `ahead` until it comes, so the snapshot and the live stream meet with no gap or repeat.
+   */
+  awaitingSnapshot?: boolean;
 }
 
 export interface ChatProblem extends Problem {
@@ -40,6 +45,8 @@ export interface ChatState {
   /** A message was sent and its ack has not arrived yet. */
   sending: boolean;
   problem: ChatProblem | null;
+  /** The open conversation whose join ack (with its replies in progress) has arrived. */
+  snapshotOf?: string | null;
 }
 
 export type ChatAction =
@@ -57,11 +64,13 @@ export type ChatAction =
   | { type: 'error'; event: ChatErrorEvent }
   | { type: 'problem'; problem: ChatProblem | null }
   /** The join ack's replies in progress: their text so far, and the seq it ends at. */
-  | { type: 'resume'; conversationId: string; streaming: Array<{ messageId: string; seq: number; content: string }> }
+  | { type: 'resume'; conversationId: string; streaming: Array<{ messageId: string; seq: number; content: string }> | undefined }
   /** `message:created`: a stored user message or a new reply placeholder, from any viewer. */
   | { type: 'message-created'; conversationId: string; message: Message }
   /** A new branch replaces `messageId` and what follows it (edit, regenerate). */
-  | { type: 'branch-from'; messageId: string };
+  | { type: 'branch-from'; messageId: string }
+  /** The live connection dropped: tokens after the reconnect wait for the next join ack. */
+  | { type: 'disconnected' };
 
 export const initialChatState: ChatState = {
   conversations: [],
@@ -78,8 +87,22 @@ export function emptyStream(next: number | null): StreamBuffer {
   return { next, text: '', ahead: {}, partial: false };
 }
 
+/** Applies held tokens from the lowest seq on (no snapshot came: an older server, or the reply ended). */
+export function releaseHeld(buffer: StreamBuffer): StreamBuffer {
+  const known = buffer.next !== null && buffer.text !== '';
+  let out: StreamBuffer = known ? { next: buffer.next, text: buffer.text, ahead: {}, partial: buffer.partial } : { next: null, text: '', ahead: {}, partial: false };
+  const seqs = Object.keys(buffer.ahead)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const seq of seqs) out = applyToken(out, seq, buffer.ahead[seq] ?? '');
+  return out;
+}
+
 /** Adds one token to a stream in seq order; duplicates and already-applied seqs are ignored. */
 export function applyToken(buffer: StreamBuffer, seq: number, delta: string): StreamBuffer {
+  if (buffer.awaitingSnapshot === true) {
+    return buffer.ahead[seq] !== undefined ? buffer : { ...buffer, ahead: { ...buffer.ahead, [seq]: delta } };
+  }
   let { next, text, partial } = buffer;
   if (next === null) {
     partial = seq > 0;
@@ -161,7 +184,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'open':
       if (action.id === state.activeId && action.id !== null) return { ...state, loading: true, problem: null };
-      return { ...state, activeId: action.id, messages: [], streams: {}, loading: action.id !== null, sending: false, problem: null };
+      return { ...state, activeId: action.id, messages: [], streams: {}, loading: action.id !== null, sending: false, problem: null, snapshotOf: null };
 
     case 'opened': {
       const c = action.conversation;
@@ -171,7 +194,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const streams: Record<string, StreamBuffer> = {};
       for (const m of messages) {
         const s = state.streams[m.id];
-        if (m.status === 'streaming') streams[m.id] = s ?? emptyStream(null);
+        if (m.status === 'streaming') streams[m.id] = s ?? { ...emptyStream(null), awaitingSnapshot: state.snapshotOf !== c.id };
       }
       // Only messages still waiting for their ack are not in the stored conversation yet.
       const locals = state.messages.filter((m) => m.id.startsWith('local-'));
@@ -265,21 +288,26 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'resume': {
       if (action.conversationId !== state.activeId) return state;
-      let streams = state.streams;
+      const streams = { ...state.streams };
       let messages = state.messages;
-      for (const r of action.streaming) {
+      const snapshots = action.streaming ?? [];
+      for (const r of snapshots) {
         const current = streams[r.messageId];
-        // What the ack says is the text up to `seq`; live tokens we already hold beyond it are kept.
-        let buffer: StreamBuffer = { next: r.seq + 1, text: r.content, ahead: {}, partial: false };
-        if (current !== undefined && current.next !== null && current.next > r.seq + 1 && !current.partial) {
-          buffer = current;
-        } else if (current !== undefined) {
-          for (const [seq, delta] of Object.entries(current.ahead)) buffer = applyToken(buffer, Number(seq), delta);
-        }
-        streams = { ...streams, [r.messageId]: buffer };
+        // The ack's text runs up to `seq`, unless what we hold already goes further; held or early
+        // live tokens after it are applied on top.
+        let buffer: StreamBuffer =
+          current !== undefined && current.next !== null && !current.partial && current.next > r.seq + 1
+            ? { next: current.next, text: current.text, ahead: {}, partial: false }
+            : { next: r.seq + 1, text: r.content, ahead: {}, partial: false };
+        for (const [seq, delta] of Object.entries(current?.ahead ?? {})) buffer = applyToken(buffer, Number(seq), delta);
+        streams[r.messageId] = buffer;
         if (!messages.some((m) => m.id === r.messageId)) messages = [...messages, placeholder(r.messageId, action.conversationId, new Date().toISOString())];
       }
-      return { ...state, streams, messages };
+      // Replies the ack did not name (it predates snapshots, or they ended): use what came live.
+      for (const [id, buffer] of Object.entries(streams)) {
+        if (buffer.awaitingSnapshot === true && !snapshots.some((r) => r.messageId === id)) streams[id] = releaseHeld(buffer);
+      }
+      return { ...state, streams, messages, snapshotOf: action.conversationId };
     }
 
     case 'message-created': {
@@ -297,6 +325,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
       const streams = m.status === 'streaming' && state.streams[m.id] === undefined ? { ...state.streams, [m.id]: emptyStream(0) } : state.streams;
       return { ...state, messages: [...state.messages, m], streams };
+    }
+
+    case 'disconnected': {
+      const streams: Record<string, StreamBuffer> = {};
+      for (const [id, b] of Object.entries(state.streams)) streams[id] = { ...b, awaitingSnapshot: true };
+      return { ...state, streams, snapshotOf: null };
     }
 
     case 'branch-from': {
