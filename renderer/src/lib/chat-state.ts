@@ -60,6 +60,8 @@ export type ChatAction =
   | { type: 'send-acked'; localId: string; conversationId: string; messageId: string; now: string }
   | { type: 'send-failed'; localId: string; problem: Problem }
   | { type: 'token'; event: TokenEvent }
+  /** Tokens that arrived within one frame, applied in one render. */
+  | { type: 'tokens'; events: TokenEvent[] }
   | { type: 'done'; event: DoneEvent }
   | { type: 'error'; event: ChatErrorEvent }
   | { type: 'problem'; problem: ChatProblem | null }
@@ -258,6 +260,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         messages: known ? state.messages : [...state.messages, placeholder(e.messageId, e.conversationId, new Date().toISOString())],
       };
     }
+
+    case 'tokens':
+      return action.events.reduce((s, event) => chatReducer(s, { type: 'token', event }), state);
 
     case 'done': {
       const m = action.event.message;
