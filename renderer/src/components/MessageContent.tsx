@@ -64,8 +64,10 @@ function sliceInline(tokens: Token[]): Token[][] {
 
 /**
  * A very long paragraph (a model stuck in a loop, a pasted log): sliced so that no single task
- * parses, sanitizes and lays out all of it. Slices appear one per frame; a slice whose source is
- * unchanged keeps its HTML, so while the paragraph streams only its end is redone.
+ * parses, sanitizes and lays out all of it. Each slice is its own block box, so adding one lays
+ * out only that slice (the price: a line break every few thousand characters). Slices appear one
+ * per frame; a slice whose source is unchanged keeps its HTML, so while the paragraph streams
+ * only its end is redone.
  */
 function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
   const slices = useMemo(() => sliceInline(token.tokens), [token]);
@@ -88,7 +90,7 @@ function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
     <div className="md-block">
       <p data-slices={slices.length} data-shown={Math.min(shown, slices.length)}>
         {parts.map((html, i) => (
-          <span key={i} dangerouslySetInnerHTML={{ __html: html }} />
+          <span key={i} className="slice" dangerouslySetInnerHTML={{ __html: html }} />
         ))}
       </p>
     </div>

@@ -1,4 +1,4 @@
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import type { BranchFields, Message } from '../lib/contract.js';
 import { formatMs, formatNumber } from '../lib/format.js';
 import { blockIndexOfPath, fenceStartLines } from '../lib/markdown.js';
@@ -89,9 +89,7 @@ export function MessageItem({
         {partial ? <div className="muted small">…joined while streaming</div> : null}
         {content.length > 0 ? (
           isUser ? (
-            <div className="message-content user-text" data-testid="message-content">
-              {content}
-            </div>
+            <UserText content={content} />
           ) : (
             <MessageContent content={content} streaming={streaming} findings={findings} />
           )
@@ -159,5 +157,25 @@ function VersionSwitcher({ siblings, onSwitch }: { siblings: NonNullable<BranchF
         ›
       </button>
     </span>
+  );
+}
+
+/** Beyond this a sent message shows its start and a button for the rest (a pasted log, a file). */
+const LONG_USER_TEXT = 4_000;
+
+function UserText({ content }: { content: string }) {
+  const [expanded, setExpanded] = useState(false);
+  const long = content.length > LONG_USER_TEXT && !expanded;
+  return (
+    <div className="message-content user-text" data-testid="message-content">
+      {long ? `${content.slice(0, LONG_USER_TEXT)}…` : content}
+      {long ? (
+        <div>
+          <button type="button" className="action-button" data-testid="expand-message" onClick={() => setExpanded(true)}>
+            Show all {content.length.toLocaleString('en-US')} characters
+          </button>
+        </div>
+      ) : null}
+    </div>
   );
 }
