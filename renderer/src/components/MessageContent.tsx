@@ -1,7 +1,7 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { Token, Tokens } from 'marked';
 import { blockHtml, inlineHtml } from '../lib/markdown-html.js';
-import { splitBlocks, type BlockSplit } from '../lib/markdown.js';
+import { isLargeParagraph, lexInline, sliceText, splitBlocks, type BlockSplit } from '../lib/markdown.js';
 import type { PlacedFinding } from '../lib/validation.js';
 import { CodeBlock } from './CodeBlock.js';
 
@@ -40,28 +40,6 @@ interface BlockProps {
 
 const NO_FINDINGS: PlacedFinding[] = [];
 
-/** A paragraph longer than this is rendered in slices, a few per frame. */
-const LARGE_PARAGRAPH = 6_000;
-const SLICE_CHARS = 3_000;
-
-/** Groups a paragraph's inline tokens into slices of about SLICE_CHARS characters. */
-function sliceInline(tokens: Token[]): Token[][] {
-  const slices: Token[][] = [];
-  let current: Token[] = [];
-  let size = 0;
-  for (const t of tokens) {
-    current.push(t);
-    size += t.raw.length;
-    if (size >= SLICE_CHARS) {
-      slices.push(current);
-      current = [];
-      size = 0;
-    }
-  }
-  if (current.length > 0) slices.push(current);
-  return slices;
-}
-
 /**
  * A very long paragraph (a model stuck in a loop, a pasted log): sliced so that no single task
  * parses, sanitizes and lays out all of it. Each slice is its own block box, so adding one lays
@@ -70,7 +48,7 @@ function sliceInline(tokens: Token[]): Token[][] {
  * only its end is redone.
  */
 function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
-  const slices = useMemo(() => sliceInline(token.tokens), [token]);
+  const slices = useMemo(() => sliceText(token.text), [token]);
   const cache = useRef(new Map<string, string>());
   const [shown, setShown] = useState(1);
   useEffect(() => {
@@ -80,9 +58,8 @@ function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
   }, [shown, slices.length]);
   const used = new Map<string, string>();
   const parts = slices.slice(0, shown).map((slice) => {
-    const raw = slice.map((t) => t.raw).join('');
-    const html = cache.current.get(raw) ?? inlineHtml(slice);
-    used.set(raw, html);
+    const html = cache.current.get(slice) ?? inlineHtml(lexInline(slice));
+    used.set(slice, html);
     return html;
   });
   cache.current = used;
@@ -98,9 +75,9 @@ function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
 }
 
 const Block = memo(function Block({ token, writing, codeNumber, findings }: BlockProps) {
-  const large = token.type === 'paragraph' && token.raw.length > LARGE_PARAGRAPH;
+  const large = isLargeParagraph(token);
   const html = useMemo(() => (isCode(token) || token.type === 'space' || large ? '' : blockHtml(token)), [token, large]);
-  if (large) return <LargeParagraph token={token as Tokens.Paragraph} />;
+  if (large) return <LargeParagraph token={token} />;
   if (isCode(token)) {
     const language = (token.lang ?? '').trim().split(/\s+/)[0]?.toLowerCase() ?? '';
     return <CodeBlock code={token.text} language={language} writing={writing} number={codeNumber} findings={findings} />;

@@ -1,4 +1,4 @@
-import { Lexer, type Token, type TokensList } from 'marked';
+import { Lexer, type Token, type Tokens, type TokensList } from 'marked';
 
 /**
  * Markdown for chat replies, split into top-level blocks with marked's CommonMark + GFM lexer.
@@ -28,8 +28,61 @@ export interface BlockSplit {
 
 const OPTIONS = { gfm: true, breaks: false } as const;
 
-function lexBlocks(text: string): TokensList {
-  return new Lexer(OPTIONS).lex(text);
+/**
+ * Paragraphs longer than this are not inline-lexed here: the renderer lexes them slice by slice
+ * (`sliceText`, `lexInline`), a slice per frame, so a huge paragraph never costs one long task.
+ */
+export const LARGE_PARAGRAPH = 6_000;
+
+export function isLargeParagraph(token: Token): token is Tokens.Paragraph {
+  return token.type === 'paragraph' && (token as Tokens.Paragraph).text.length > LARGE_PARAGRAPH;
+}
+
+function lexBlocks(text: string): TokensList | Token[] {
+  const lexer = new Lexer(OPTIONS);
+  if (text.length <= LARGE_PARAGRAPH) return lexer.lex(text);
+  // What lex() does, minus the inline pass over huge paragraphs.
+  const tokens = lexer.blockTokens(text.replace(/\r\n|\r/g, '\n'), []);
+  const sliced = new Set(
+    tokens.filter(isLargeParagraph).map((t) => t.tokens),
+  );
+  for (const item of lexer.inlineQueue) {
+    if (!sliced.has(item.tokens)) lexer.inlineTokens(item.src, item.tokens);
+  }
+  lexer.inlineQueue = [];
+  return tokens;
+}
+
+/** Inline tokens of one slice of a long paragraph. */
+export function lexInline(text: string): Token[] {
+  return new Lexer(OPTIONS).inlineTokens(text);
+}
+
+/**
+ * Cuts a long text into slices of about `size` characters, after a space or line break where
+ * there is one nearby. Cuts depend only on the text before them, so as a streaming paragraph
+ * grows its earlier slices stay the same strings.
+ */
+export function sliceText(text: string, size = 3_000, slack = 500): string[] {
+  const slices: string[] = [];
+  let pos = 0;
+  while (pos < text.length) {
+    const from = pos + size;
+    if (from >= text.length) break;
+    const window = text.slice(from, from + slack);
+    const space = window.search(/[ \n]/);
+    if (space >= 0) {
+      slices.push(text.slice(pos, from + space + 1));
+      pos = from + space + 1;
+    } else if (from + slack <= text.length) {
+      slices.push(text.slice(pos, from + slack));
+      pos = from + slack;
+    } else {
+      break;
+    }
+  }
+  if (pos < text.length) slices.push(text.slice(pos));
+  return slices;
 }
 
 /** Splits `content`, reusing what `previous` found when `content` only grew at the end. */

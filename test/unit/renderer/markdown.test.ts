@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { extractCodeBlocks } from '../../../backend/governance/fences.js';
-import { blockIndexOfPath, codeLines, fenceStartLines, splitBlocks, splitHighlightedLines } from '../../../renderer/src/lib/markdown.js';
+import { blockIndexOfPath, codeLines, fenceStartLines, lexInline, sliceText, splitBlocks, splitHighlightedLines } from '../../../renderer/src/lib/markdown.js';
 import { placeFindings, readValidation } from '../../../renderer/src/lib/validation.js';
 
 const typesOf = (content: string) => {
@@ -50,6 +50,30 @@ describe('splitBlocks', () => {
     const s = splitBlocks('a```'.repeat(25_000));
     expect(s.tail[0]?.token.type).toBe('paragraph');
     expect(performance.now() - started).toBeLessThan(5_000);
+  });
+});
+
+describe('long paragraphs', () => {
+  it('leaves a huge top-level paragraph to be lexed slice by slice, and lexes the rest', () => {
+    const huge = 'word '.repeat(2_000);
+    const s = splitBlocks(`# Head **bold**\n\n${huge}\n\n- item *em*`);
+    const [head, , para, , list] = [...s.finished, ...s.tail].map((b) => b.token);
+    expect(head?.type).toBe('heading');
+    expect((head as { tokens: unknown[] }).tokens.length).toBeGreaterThan(0);
+    expect(para?.type).toBe('paragraph');
+    expect((para as { tokens: unknown[] }).tokens).toEqual([]);
+    expect(JSON.stringify(list)).toContain('"type":"em"');
+    expect(lexInline('a `b` c').map((t) => t.type)).toEqual(['text', 'codespan', 'text']);
+  });
+
+  it('slices at spaces, and earlier slices do not change as the text grows', () => {
+    const text = 'abcdefghij '.repeat(1_000);
+    const slices = sliceText(text, 1_000, 50);
+    expect(slices.join('')).toBe(text);
+    expect(slices.every((sl) => sl.endsWith(' '))).toBe(true);
+    const grown = sliceText(text + 'more words here', 1_000, 50);
+    expect(grown.slice(0, slices.length - 1)).toEqual(slices.slice(0, -1));
+    expect(sliceText('x'.repeat(2_500), 1_000, 50)).toEqual(['x'.repeat(1_050), 'x'.repeat(1_050), 'x'.repeat(400)]);
   });
 });
 
