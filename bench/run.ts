@@ -8,6 +8,7 @@ import { httpThroughput } from './http-throughput.js';
 import { npmStart } from './npm-start.js';
 import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
+import { uiBench } from './ui.js';
 
 /**
  * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
@@ -25,6 +26,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
   ['package', () => packageSize()],
+  ['ui', () => uiBench()],
 ];
 
 for (const [name, run] of suites) {

@@ -1,8 +1,9 @@
-import { useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { streamingMessageId, visibleContent, type ChatState } from '../lib/chat-state.js';
+import type { BranchFields, ConversationOptions, Message } from '../lib/contract.js';
 import { describeProblem } from '../lib/problems.js';
-import { Composer } from './Composer.js';
-import { CloseIcon } from './Icons.js';
+import { Composer, type ComposerEditing } from './Composer.js';
+import { CloseIcon, MenuIcon } from './Icons.js';
 import { MessageItem } from './MessageItem.js';
 import { NoProviderHelp } from './NoProviderHelp.js';
 
@@ -20,12 +21,30 @@ export interface ChatViewProps {
   onDismissProblem: () => void;
   onOpenSettings?: (() => void) | undefined;
   restore: { text: string; n: number } | null;
+  /** Opens the conversation drawer (narrow screens). */
+  onToggleSidebar: () => void;
+  sidebarOpen: boolean;
+  models: string[];
+  options: ConversationOptions;
+  onModel: (model: string) => void;
+  onSystemPrompt: (prompt: string) => Promise<boolean>;
+  onRetry: (message: Message) => void;
+  onRegenerate: (message: Message) => void;
+  onEdit: (message: Message & BranchFields) => void;
+  onSwitchVersion: (messageId: string) => void;
+  editing: ComposerEditing | null;
+  onCancelEdit: () => void;
+  onEditLast: () => void;
+  composerRef: RefObject<HTMLTextAreaElement | null>;
+  banner?: ReactNode;
 }
 
-export function ChatView({ state, connected, onSend, onStop, onDismissProblem, onOpenSettings, restore }: ChatViewProps) {
+export function ChatView(props: ChatViewProps) {
+  const { state, connected, onSend, onStop, onDismissProblem, onOpenSettings, restore } = props;
   const list = useRef<HTMLDivElement>(null);
   const stick = useRef(true);
   const [suggestion, setSuggestion] = useState<{ text: string; n: number } | null>(null);
+  const [promptOpen, setPromptOpen] = useState(false);
   const active = state.conversations.find((c) => c.id === state.activeId);
   const streamingId = streamingMessageId(state);
   const problem = state.problem;
@@ -37,19 +56,69 @@ export function ChatView({ state, connected, onSend, onStop, onDismissProblem, o
   });
   useEffect(() => {
     stick.current = true;
+    setPromptOpen(false);
   }, [state.activeId]);
 
   const title = active?.title ?? (state.activeId ? '' : 'New conversation');
   const composerRestore = suggestion && (!restore || suggestion.n > restore.n) ? suggestion : restore;
+  const lastAssistant = [...state.messages].reverse().find((m) => m.role === 'assistant');
 
   return (
-    <section className="chat" data-testid="chat-view">
+    <section className="chat" data-testid="chat-view" aria-label="Chat">
       <header className="chat-header">
-        <h2 data-testid="chat-title" title={title}>
+        <button
+          type="button"
+          className="icon-button sidebar-toggle"
+          data-testid="sidebar-toggle"
+          aria-label={props.sidebarOpen ? 'Close the conversation list' : 'Open the conversation list'}
+          aria-expanded={props.sidebarOpen}
+          onClick={props.onToggleSidebar}
+        >
+          <MenuIcon />
+        </button>
+        <h1 className="chat-title" data-testid="chat-title" title={title}>
           {title}
-        </h2>
+        </h1>
         {state.loading ? <span className="muted small">Loading…</span> : null}
+        <div className="chat-tools">
+          <label className="sr-only" htmlFor="model-picker">
+            Model
+          </label>
+          <select
+            id="model-picker"
+            className="model-picker"
+            data-testid="model-picker"
+            value={props.options.model ?? ''}
+            onChange={(e) => props.onModel(e.target.value)}
+          >
+            <option value="">Default model</option>
+            {props.models.map((m) => (
+              <option key={m} value={m}>
+                {m}
+              </option>
+            ))}
+            {props.options.model && !props.models.includes(props.options.model) ? <option value={props.options.model}>{props.options.model}</option> : null}
+          </select>
+          {state.activeId ? (
+            <>
+              <button
+                type="button"
+                className="button small"
+                data-testid="system-prompt-button"
+                aria-expanded={promptOpen}
+                onClick={() => setPromptOpen((v) => !v)}
+              >
+                System prompt
+              </button>
+              <ExportMenu conversationId={state.activeId} />
+            </>
+          ) : null}
+        </div>
       </header>
+      {promptOpen && state.activeId ? (
+        <SystemPromptEditor initial={props.options.systemPrompt ?? ''} onSave={props.onSystemPrompt} onClose={() => setPromptOpen(false)} />
+      ) : null}
+      {props.banner}
       <div
         className="message-list"
         data-testid="message-list"
@@ -62,7 +131,7 @@ export function ChatView({ state, connected, onSend, onStop, onDismissProblem, o
         {state.messages.length === 0 && !state.loading ? (
           <div className="empty-chat" data-testid="empty-chat">
             <div className="brand-mark large" aria-hidden="true">♪</div>
-            <h3>What can I help you with?</h3>
+            <h2>What can I help you with?</h2>
             <p className="muted">Replies stream in live; code in them is checked against your governance rules.</p>
             <div className="suggestions">
               {SUGGESTIONS.map((s) => (
@@ -74,8 +143,20 @@ export function ChatView({ state, connected, onSend, onStop, onDismissProblem, o
           </div>
         ) : (
           <div className="messages">
-            {state.messages.map((m) => (
-              <MessageItem key={m.id} message={m} content={visibleContent(state, m)} partial={state.streams[m.id]?.partial ?? false} />
+            {state.messages.map((m: Message & BranchFields) => (
+              <MessageItem
+                key={m.id}
+                message={m}
+                content={visibleContent(state, m)}
+                partial={state.streams[m.id]?.partial ?? false}
+                errorShownAbove={problem?.messageId === m.id}
+                actions={{
+                  onRetry: () => props.onRetry(m),
+                  onRegenerate: m.id === lastAssistant?.id && streamingId === null ? () => props.onRegenerate(m) : undefined,
+                  onEdit: m.role === 'user' && streamingId === null ? () => props.onEdit(m) : undefined,
+                  onSwitchVersion: props.onSwitchVersion,
+                }}
+              />
             ))}
           </div>
         )}
@@ -101,6 +182,7 @@ export function ChatView({ state, connected, onSend, onStop, onDismissProblem, o
         </div>
       ) : null}
       <Composer
+        inputRef={props.composerRef}
         disabled={!connected || state.loading}
         streaming={streamingId !== null || state.sending}
         onSend={onSend}
@@ -108,7 +190,69 @@ export function ChatView({ state, connected, onSend, onStop, onDismissProblem, o
           if (streamingId !== null) onStop(streamingId);
         }}
         restore={composerRestore}
+        editing={props.editing}
+        onCancelEdit={props.onCancelEdit}
+        onEditLast={props.onEditLast}
       />
     </section>
+  );
+}
+
+function ExportMenu({ conversationId }: { conversationId: string }) {
+  const base = `/api/conversations/${encodeURIComponent(conversationId)}/export`;
+  return (
+    <details className="export-menu">
+      <summary className="button small" data-testid="export-button">
+        Export
+      </summary>
+      <div className="menu">
+        <a href={`${base}?format=md`} download data-testid="export-md">
+          Markdown
+        </a>
+        <a href={`${base}?format=json`} download data-testid="export-json">
+          JSON
+        </a>
+      </div>
+    </details>
+  );
+}
+
+function SystemPromptEditor({ initial, onSave, onClose }: { initial: string; onSave: (prompt: string) => Promise<boolean>; onClose: () => void }) {
+  const [text, setText] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  return (
+    <form
+      className="system-prompt"
+      data-testid="system-prompt"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setBusy(true);
+        onSave(text).then(
+          (ok) => {
+            setBusy(false);
+            if (ok) onClose();
+          },
+          () => setBusy(false),
+        );
+      }}
+    >
+      <label htmlFor="system-prompt-input">System prompt for this conversation</label>
+      <textarea
+        id="system-prompt-input"
+        data-testid="system-prompt-input"
+        rows={3}
+        value={text}
+        placeholder="You are a concise assistant…"
+        onChange={(e) => setText(e.target.value)}
+      />
+      <div className="row">
+        <button type="button" className="button small" onClick={onClose}>
+          Cancel
+        </button>
+        <button type="submit" className="button primary small" data-testid="system-prompt-save" disabled={busy}>
+          Save
+        </button>
+      </div>
+    </form>
   );
 }

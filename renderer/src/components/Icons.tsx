@@ -36,3 +36,11 @@ export function CloseIcon() {
     </svg>
   );
 }
+
+export function MenuIcon() {
+  return (
+    <svg {...common} width={18} height={18} aria-hidden="true">
+      <path d="M4 6h16M4 12h16M4 18h16" />
+    </svg>
+  );
+}

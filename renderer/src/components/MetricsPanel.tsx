@@ -44,13 +44,18 @@ function Card({ title, children, chart }: { title: string; children: ReactNode; 
 const breakerTone = (state: string | null): string => (state === null || state === 'closed' ? 'ok' : state === 'open' ? 'down' : 'degraded');
 
 /** The live metrics panel: `metrics:tick` snapshots (about one a second while subscribed). */
-export function MetricsPanel({ metrics, status }: { metrics: MetricsHistory; status: StatusBody | null }) {
+export function MetricsPanel({ metrics, status, onClose }: { metrics: MetricsHistory; status: StatusBody | null; onClose?: (() => void) | undefined }) {
   const m = metrics.latest;
   const h = metrics.history;
   return (
-    <aside className="metrics" data-testid="metrics-panel" data-ticks={metrics.ticks} aria-label="Live metrics">
+    <aside className="metrics" data-testid="metrics-panel" data-ticks={metrics.ticks} aria-label="Live metrics" tabIndex={0}>
       <header className="metrics-header">
-        <h3>Live metrics</h3>
+        <h2 className="metrics-title">Live metrics</h2>
+        {onClose ? (
+          <button type="button" className="icon-button sheet-close" data-testid="metrics-close" aria-label="Hide metrics" onClick={onClose}>
+            ×
+          </button>
+        ) : null}
         <span className="muted small" data-testid="metrics-updated">
           {m ? `up ${formatUptime(m.uptimeSeconds)} · ${new Date(m.at).toLocaleTimeString()}` : 'waiting for the first tick…'}
         </span>

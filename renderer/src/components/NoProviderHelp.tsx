@@ -2,11 +2,19 @@ import type { Problem } from '../lib/contract.js';
 import { probedUrls } from '../lib/problems.js';
 
 /** What to do when chat answers `no-provider`: point Orchestra at a model server, or start one locally. */
-export function NoProviderHelp({ problem, onOpenSettings }: { problem: Problem; onOpenSettings?: (() => void) | undefined }) {
+export function NoProviderHelp({
+  problem,
+  onOpenSettings,
+  testId = 'no-provider-help',
+}: {
+  problem: Problem;
+  onOpenSettings?: (() => void) | undefined;
+  testId?: string;
+}) {
   const probed = probedUrls(problem);
   return (
-    <div className="notice notice-warn no-provider" data-testid="no-provider-help" role="alert">
-      <h3>No model provider is configured</h3>
+    <div className="notice notice-warn no-provider" data-testid={testId} role="alert">
+      <h2 className="notice-title">No model provider is configured</h2>
       <p>
         Orchestra needs an OpenAI-compatible model server to answer.{' '}
         {probed.length > 0 ? (

@@ -1,60 +1,93 @@
-import { useEffect, useState, type FormEvent } from 'react';
-import type { DesktopSettings, OrchestraBridge, SecretName, SettingsUpdate, SettingsView } from '../../../preload/api.js';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { api, ApiError, readSettings } from '../lib/api.js';
+import type { SettingEntry } from '../lib/contract.js';
+import type { OrchestraBridge } from '../../../preload/api.js';
+import { DesktopPreferences } from './DesktopPreferences.js';
 import { CloseIcon } from './Icons.js';
 
-const FIELDS: Array<{ key: Exclude<keyof DesktopSettings, 'logLevel' | 'notifyOnReply'>; label: string; placeholder: string; help: string }> = [
-  { key: 'llmBaseUrl', label: 'Model provider URL', placeholder: 'http://127.0.0.1:11434/v1', help: 'LLM_BASE_URL — empty probes Ollama and LM Studio on this machine.' },
-  { key: 'llmModel', label: 'Default model', placeholder: "the provider's first model", help: 'LLM_MODEL' },
-  { key: 'databaseUrl', label: 'Database URL', placeholder: 'SQLite in the app data folder', help: 'DATABASE_URL — postgres://user@host/db for a shared PostgreSQL.' },
-  { key: 'redisUrl', label: 'Redis URL', placeholder: 'in-memory cache', help: 'REDIS_URL — redis://host:6379 for a shared cache.' },
-  {
-    key: 'updateUrl',
-    label: 'Update URL',
-    placeholder: 'no update checks',
-    help: 'A web folder that serves the installers and latest*.yml from npm run dist; empty turns update checks off.',
-  },
-];
+/**
+ * The admin settings, over GET/PATCH /api/settings: the same component in a browser and in the
+ * desktop app. Each value shows where it comes from; one fixed by the environment or a flag is
+ * locked and cannot be changed here. Secrets are never shown, only whether they are set.
+ */
 
-const SECRETS: Array<{ key: SecretName; label: string }> = [
-  { key: 'llmApiKey', label: 'Provider API key' },
-  { key: 'databasePassword', label: 'Database password' },
-];
+const KNOWN: Record<string, { label: string; help: string; placeholder?: string }> = {
+  llmBaseUrl: { label: 'Model provider URL', help: 'LLM_BASE_URL — empty probes Ollama and LM Studio on this machine.', placeholder: 'http://127.0.0.1:11434/v1' },
+  llmApiKey: { label: 'Provider API key', help: 'LLM_API_KEY' },
+  llmModel: { label: 'Default model', help: 'LLM_MODEL', placeholder: "the provider's first model" },
+  databaseUrl: { label: 'Database URL', help: 'DATABASE_URL — postgres://user@host/db for a shared PostgreSQL.' },
+  redisUrl: { label: 'Redis URL', help: 'REDIS_URL — redis://host:6379 for a shared cache.' },
+  corsOrigins: { label: 'Allowed origins', help: 'CORS_ORIGINS — comma-separated.' },
+};
+const ENV_NAMES: Record<string, string> = {
+  LLM_BASE_URL: 'llmBaseUrl',
+  LLM_API_KEY: 'llmApiKey',
+  LLM_MODEL: 'llmModel',
+  DATABASE_URL: 'databaseUrl',
+  REDIS_URL: 'redisUrl',
+  CORS_ORIGINS: 'corsOrigins',
+};
 
-/** Desktop settings (only in the Electron app, through the preload bridge). */
-export function SettingsDialog({ bridge, onClose }: { bridge: OrchestraBridge; onClose: () => void }) {
-  const [view, setView] = useState<SettingsView | null>(null);
-  const [draft, setDraft] = useState<DesktopSettings | null>(null);
-  const [secrets, setSecrets] = useState<Partial<Record<SecretName, string | null>>>({});
+const isSecret = (v: unknown): v is { set: boolean } => typeof v === 'object' && v !== null && !Array.isArray(v) && 'set' in v;
+const asText = (v: unknown): string => (v === null || v === undefined ? '' : Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : JSON.stringify(v));
+const describe = (key: string) => KNOWN[ENV_NAMES[key] ?? key] ?? { label: key, help: '' };
+
+export function SettingsDialog({ onClose, version, bridge }: { onClose: () => void; version?: string | undefined; bridge?: OrchestraBridge | null | undefined }) {
+  const [entries, setEntries] = useState<Record<string, SettingEntry> | null>(null);
+  const [draft, setDraft] = useState<Record<string, string>>({});
   const [message, setMessage] = useState<{ tone: 'ok' | 'error'; text: string } | null>(null);
   const [busy, setBusy] = useState(false);
+  const first = useRef<HTMLButtonElement>(null);
 
-  useEffect(() => {
-    bridge.getSettings().then(
-      (v) => {
-        setView(v);
-        setDraft(v.settings);
+  const load = (): void => {
+    api.settings().then(
+      (body) => {
+        setEntries(readSettings(body));
+        setDraft({});
       },
-      (err: unknown) => setMessage({ tone: 'error', text: `Could not read the settings: ${(err as Error).message}` }),
+      (err: unknown) =>
+        setMessage({
+          tone: 'error',
+          text:
+            err instanceof ApiError && err.status === 403
+              ? 'Only an admin credential can change settings.'
+              : `Could not read the settings: ${err instanceof Error ? err.message : String(err)}`,
+        }),
     );
-  }, [bridge]);
+  };
+  useEffect(load, []);
+  useEffect(() => first.current?.focus(), []);
 
   const save = async (event: FormEvent): Promise<void> => {
     event.preventDefault();
-    if (!draft) return;
-    setBusy(true);
-    const update: SettingsUpdate = { settings: draft, secrets };
-    try {
-      const result = await bridge.saveSettings(update);
-      if (result.ok) {
-        setView(result.view);
-        setDraft(result.view.settings);
-        setSecrets({});
-        setMessage({ tone: 'ok', text: result.message });
-      } else {
-        setMessage({ tone: 'error', text: result.message });
+    if (!entries) return;
+    const patch: Record<string, unknown> = {};
+    for (const [key, text] of Object.entries(draft)) {
+      const entry = entries[key];
+      if (!entry || entry.locked) continue;
+      if (isSecret(entry.value)) {
+        if (text !== '') patch[key] = text;
+      } else if (text !== asText(entry.value)) {
+        patch[key] = text;
       }
+    }
+    if (Object.keys(patch).length === 0) {
+      setMessage({ tone: 'ok', text: 'Nothing changed.' });
+      return;
+    }
+    setBusy(true);
+    try {
+      await api.saveSettings(patch);
+      setMessage({ tone: 'ok', text: 'Saved and applied.' });
+      load();
     } catch (err) {
-      setMessage({ tone: 'error', text: (err as Error).message });
+      const text =
+        err instanceof ApiError && err.code === 'setting-locked'
+          ? `That value is fixed by the environment or a flag: ${err.message}`
+          : err instanceof Error
+            ? err.message
+            : String(err);
+      setMessage({ tone: 'error', text });
     } finally {
       setBusy(false);
     }
@@ -64,83 +97,67 @@ export function SettingsDialog({ bridge, onClose }: { bridge: OrchestraBridge; o
     <div className="modal-backdrop" role="presentation" onClick={onClose}>
       <div className="modal" role="dialog" aria-modal="true" aria-labelledby="settings-title" data-testid="settings-dialog" onClick={(e) => e.stopPropagation()}>
         <header className="modal-header">
-          <h3 id="settings-title">Settings</h3>
-          <button type="button" className="icon-button" aria-label="Close" onClick={onClose}>
+          <h2 id="settings-title">Settings</h2>
+          <button ref={first} type="button" className="icon-button" aria-label="Close settings" onClick={onClose}>
             <CloseIcon />
           </button>
         </header>
-        {draft === null || view === null ? (
-          <p className="muted">{message?.text ?? 'Loading…'}</p>
+        {entries === null ? (
+          <p className="muted" role={message ? 'alert' : undefined} data-testid="settings-message">
+            {message?.text ?? 'Loading…'}
+          </p>
         ) : (
           <form onSubmit={(e) => void save(e)} className="settings-form">
-            {FIELDS.map((f) => (
-              <label key={f.key} className="field">
-                <span>{f.label}</span>
-                <input
-                  value={draft[f.key]}
-                  placeholder={f.placeholder}
-                  spellCheck={false}
-                  onChange={(e) => setDraft({ ...draft, [f.key]: e.target.value })}
-                />
-                <small className="muted">{f.help}</small>
-              </label>
-            ))}
-            <label className="field">
-              <span>Log level</span>
-              <select value={draft.logLevel} onChange={(e) => setDraft({ ...draft, logLevel: e.target.value as DesktopSettings['logLevel'] })}>
-                {(['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const).map((l) => (
-                  <option key={l} value={l}>
-                    {l}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <label className="field field-inline">
-              <input
-                type="checkbox"
-                data-testid="setting-notify-on-reply"
-                checked={draft.notifyOnReply}
-                onChange={(e) => setDraft({ ...draft, notifyOnReply: e.target.checked })}
-              />
-              <span>Notify me when a reply finishes while Orchestra is in the background</span>
-            </label>
-            {SECRETS.map((s) => (
-              <label key={s.key} className="field">
-                <span>
-                  {s.label} {view.secrets[s.key].set ? <em className="muted">(set)</em> : null}
-                </span>
-                <input
-                  type="password"
-                  autoComplete="off"
-                  disabled={!view.encryptionAvailable}
-                  placeholder={view.secrets[s.key].set ? 'leave empty to keep the stored value' : 'not set'}
-                  value={secrets[s.key] ?? ''}
-                  onChange={(e) => setSecrets({ ...secrets, [s.key]: e.target.value === '' ? undefined : e.target.value })}
-                />
-                {view.secrets[s.key].set ? (
-                  <button type="button" className="link-button" onClick={() => setSecrets({ ...secrets, [s.key]: null })}>
-                    {secrets[s.key] === null ? 'will be cleared on save' : 'clear stored value'}
-                  </button>
-                ) : null}
-              </label>
-            ))}
-            {!view.encryptionAvailable ? (
-              <p className="notice notice-warn small">The OS keychain is not available, so secrets cannot be stored; use environment variables instead.</p>
-            ) : (
-              <p className="muted small">Secrets are encrypted with the OS keychain and never shown again.</p>
-            )}
-            {message ? <p className={`notice ${message.tone === 'ok' ? 'notice-ok' : 'notice-error'} small`}>{message.text}</p> : null}
+            {Object.entries(entries).map(([key, entry]) => {
+              const d = describe(key);
+              const secret = isSecret(entry.value);
+              const id = `setting-${key}`;
+              return (
+                <div key={key} className="field" data-testid="setting" data-key={key} data-locked={entry.locked ? 'true' : 'false'}>
+                  <label htmlFor={id}>
+                    {d.label}{' '}
+                    <span className="chip" data-testid="setting-source">
+                      {entry.source}
+                    </span>
+                    {entry.locked ? (
+                      <span className="chip chip-locked" data-testid="setting-locked" title="Set by the environment or a command-line flag">
+                        locked
+                      </span>
+                    ) : null}
+                  </label>
+                  <input
+                    id={id}
+                    data-testid={id}
+                    type={secret ? 'password' : 'text'}
+                    autoComplete="off"
+                    spellCheck={false}
+                    readOnly={entry.locked}
+                    aria-readonly={entry.locked}
+                    placeholder={secret ? (isSecret(entry.value) && entry.value.set ? 'set — leave empty to keep it' : 'not set') : d.placeholder}
+                    value={draft[key] ?? (secret ? '' : asText(entry.value))}
+                    onChange={(e) => setDraft({ ...draft, [key]: e.target.value })}
+                  />
+                  {d.help ? <small className="muted">{d.help}</small> : null}
+                </div>
+              );
+            })}
+            {message ? (
+              <p className={`notice ${message.tone === 'ok' ? 'notice-ok' : 'notice-error'} small`} role="status" data-testid="settings-message">
+                {message.text}
+              </p>
+            ) : null}
             <footer className="modal-footer">
-              <span className="muted small">Orchestra {bridge.version}</span>
+              {version ? <span className="muted small">Orchestra {version}</span> : null}
               <button type="button" className="button" onClick={onClose}>
                 Close
               </button>
-              <button type="submit" className="button primary" disabled={busy}>
+              <button type="submit" className="button primary" data-testid="settings-save" disabled={busy}>
                 {busy ? 'Saving…' : 'Save'}
               </button>
             </footer>
           </form>
         )}
+        {bridge ? <DesktopPreferences bridge={bridge} /> : null}
       </div>
     </div>
   );

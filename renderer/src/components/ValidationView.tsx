@@ -1,8 +1,7 @@
-import { readValidation, validationHeadline } from '../lib/validation.js';
+import { validationHeadline, type PlacedFinding, type ValidationView as View } from '../lib/validation.js';
 
 /** The governance verdict for the code in a reply, with its findings; nothing when there is none. */
-export function ValidationView({ value }: { value: unknown }) {
-  const view = readValidation(value);
+export function ValidationView({ view, findings }: { view: View; findings: PlacedFinding[] }) {
   if (view.kind === 'none') return null;
   if (view.kind === 'unreadable') {
     return (
@@ -20,17 +19,22 @@ export function ValidationView({ value }: { value: unknown }) {
         </span>
         {headline}
       </summary>
-      {view.findings.length === 0 ? (
+      {findings.length === 0 ? (
         <p className="muted">No findings.</p>
       ) : (
         <ul className="findings">
-          {view.findings.map((f, i) => (
+          {findings.map((f, i) => (
             <li key={i} className="finding" data-testid="finding" data-severity={f.severity}>
               <span className={`severity severity-${f.severity}`}>{f.severity}</span>
               <code className="rule">{f.ruleId}</code>
               <span className="finding-message">{f.message}</span>
-              {f.line !== null ? (
-                <span className="position muted">
+              {f.block !== null && f.blockLine !== null ? (
+                <span className="position muted" data-testid="finding-position">
+                  block {f.block + 1}, line {f.blockLine}
+                  {f.column !== null ? `:${f.column}` : ''}
+                </span>
+              ) : f.line !== null ? (
+                <span className="position muted" data-testid="finding-position">
                   line {f.line}
                   {f.column !== null ? `:${f.column}` : ''}
                 </span>

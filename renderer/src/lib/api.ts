@@ -1,4 +1,4 @@
-import type { Conversation, ConversationWithMessages, Page, Problem, StatusBody } from './contract.js';
+import type { Conversation, ConversationOptions, ConversationWithMessages, ModelList, Page, Problem, SearchHit, SettingEntry, StatusBody } from './contract.js';
 
 /**
  * The REST side of the backend. The page is served by the backend itself, so requests are same
@@ -62,4 +62,25 @@ export const api = {
   conversation: (id: string) => request<ConversationWithMessages>('GET', conversationPath(id)),
   rename: (id: string, title: string) => request<Conversation>('PATCH', conversationPath(id), { title }),
   remove: (id: string) => request<void>('DELETE', conversationPath(id)),
+  update: (id: string, patch: ConversationOptions & { title?: string }) => request<Conversation & ConversationOptions>('PATCH', conversationPath(id), patch),
+  models: () => request<ModelList>('GET', '/api/models'),
+  search: (q: string, limit = 20) => request<{ items: SearchHit[] }>('GET', `/api/search?q=${encodeURIComponent(q)}&limit=${limit}`),
+  regenerate: (messageId: string) =>
+    request<{ conversationId: string; message: unknown }>('POST', `/api/chat/${encodeURIComponent(messageId)}/regenerate`, { stream: false }),
+  importConversations: (body: unknown) => request<{ imported: string[] }>('POST', '/api/conversations/import', body),
+  exportUrl: (id: string, format: 'md' | 'json') => `${conversationPath(id)}/export?format=${format}`,
+  settings: () => request<unknown>('GET', '/api/settings'),
+  saveSettings: (patch: Record<string, unknown>) => request<unknown>('PATCH', '/api/settings', patch),
 };
+
+/** Reads GET /api/settings defensively: `{settings: {key: entry}}` or the map itself. */
+export function readSettings(body: unknown): Record<string, SettingEntry> {
+  const map = isRecord(body) && isRecord(body.settings) ? body.settings : isRecord(body) ? body : {};
+  const out: Record<string, SettingEntry> = {};
+  for (const [key, raw] of Object.entries(map)) {
+    if (!isRecord(raw) || !('value' in raw)) continue;
+    const source = typeof raw.source === 'string' ? (raw.source as SettingEntry['source']) : 'default';
+    out[key] = { value: raw.value, source, locked: raw.locked === true || source === 'env' || source === 'flag' };
+  }
+  return out;
+}

@@ -23,6 +23,11 @@ export interface StreamBuffer {
   ahead: Record<number, string>;
   /** True when the reply started before we saw it, so `text` lacks its beginning. */
   partial: boolean;
+  /**
+   * Joined a reply in progress and waiting for the join ack's text so far: live tokens are held
+   * in `ahead` until it comes, so the snapshot and the live stream meet with no gap or repeat.
+   */
+  awaitingSnapshot?: boolean;
 }
 
 export interface ChatProblem extends Problem {
@@ -40,6 +45,8 @@ export interface ChatState {
   /** A message was sent and its ack has not arrived yet. */
   sending: boolean;
   problem: ChatProblem | null;
+  /** The open conversation whose join ack (with its replies in progress) has arrived. */
+  snapshotOf?: string | null;
 }
 
 export type ChatAction =
@@ -53,9 +60,19 @@ export type ChatAction =
   | { type: 'send-acked'; localId: string; conversationId: string; messageId: string; now: string }
   | { type: 'send-failed'; localId: string; problem: Problem }
   | { type: 'token'; event: TokenEvent }
+  /** Tokens that arrived within one frame, applied in one render. */
+  | { type: 'tokens'; events: TokenEvent[] }
   | { type: 'done'; event: DoneEvent }
   | { type: 'error'; event: ChatErrorEvent }
-  | { type: 'problem'; problem: ChatProblem | null };
+  | { type: 'problem'; problem: ChatProblem | null }
+  /** The join ack's replies in progress: their text so far, and the seq it ends at. */
+  | { type: 'resume'; conversationId: string; streaming: Array<{ messageId: string; seq: number; content: string }> | undefined }
+  /** `message:created`: a stored user message or a new reply placeholder, from any viewer. */
+  | { type: 'message-created'; conversationId: string; message: Message }
+  /** A new branch replaces `messageId` and what follows it (edit, regenerate). */
+  | { type: 'branch-from'; messageId: string }
+  /** The live connection dropped: tokens after the reconnect wait for the next join ack. */
+  | { type: 'disconnected' };
 
 export const initialChatState: ChatState = {
   conversations: [],
@@ -72,8 +89,22 @@ export function emptyStream(next: number | null): StreamBuffer {
   return { next, text: '', ahead: {}, partial: false };
 }
 
+/** Applies held tokens from the lowest seq on (no snapshot came: an older server, or the reply ended). */
+export function releaseHeld(buffer: StreamBuffer): StreamBuffer {
+  const known = buffer.next !== null && buffer.text !== '';
+  let out: StreamBuffer = known ? { next: buffer.next, text: buffer.text, ahead: {}, partial: buffer.partial } : { next: null, text: '', ahead: {}, partial: false };
+  const seqs = Object.keys(buffer.ahead)
+    .map(Number)
+    .sort((a, b) => a - b);
+  for (const seq of seqs) out = applyToken(out, seq, buffer.ahead[seq] ?? '');
+  return out;
+}
+
 /** Adds one token to a stream in seq order; duplicates and already-applied seqs are ignored. */
 export function applyToken(buffer: StreamBuffer, seq: number, delta: string): StreamBuffer {
+  if (buffer.awaitingSnapshot === true) {
+    return buffer.ahead[seq] !== undefined ? buffer : { ...buffer, ahead: { ...buffer.ahead, [seq]: delta } };
+  }
   let { next, text, partial } = buffer;
   if (next === null) {
     partial = seq > 0;
@@ -155,7 +186,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'open':
       if (action.id === state.activeId && action.id !== null) return { ...state, loading: true, problem: null };
-      return { ...state, activeId: action.id, messages: [], streams: {}, loading: action.id !== null, sending: false, problem: null };
+      return { ...state, activeId: action.id, messages: [], streams: {}, loading: action.id !== null, sending: false, problem: null, snapshotOf: null };
 
     case 'opened': {
       const c = action.conversation;
@@ -165,7 +196,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const streams: Record<string, StreamBuffer> = {};
       for (const m of messages) {
         const s = state.streams[m.id];
-        if (m.status === 'streaming') streams[m.id] = s ?? emptyStream(null);
+        if (m.status === 'streaming') streams[m.id] = s ?? { ...emptyStream(null), awaitingSnapshot: state.snapshotOf !== c.id };
       }
       // Only messages still waiting for their ack are not in the stored conversation yet.
       const locals = state.messages.filter((m) => m.id.startsWith('local-'));
@@ -193,8 +224,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     }
 
     case 'send-acked': {
+      // The local copy may already be gone: `message:created` replaced it with the stored one.
       const local = state.messages.find((m) => m.id === action.localId);
-      if (local === undefined) return { ...state, sending: false }; // the user moved on
+      if (local === undefined && state.activeId !== action.conversationId) return { ...state, sending: false }; // the user moved on
       // Renamed so a later reload of the conversation (which has the stored copy) drops it.
       const messages = state.messages.map((m) =>
         m.id === action.localId ? { ...m, id: `acked-${action.localId}`, conversationId: action.conversationId } : m,
@@ -229,6 +261,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       };
     }
 
+    case 'tokens':
+      return action.events.reduce((s, event) => chatReducer(s, { type: 'token', event }), state);
+
     case 'done': {
       const m = action.event.message;
       if (m.conversationId !== state.activeId) return state;
@@ -255,6 +290,59 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'problem':
       return { ...state, problem: action.problem };
+
+    case 'resume': {
+      if (action.conversationId !== state.activeId) return state;
+      const streams = { ...state.streams };
+      let messages = state.messages;
+      const snapshots = action.streaming ?? [];
+      for (const r of snapshots) {
+        const current = streams[r.messageId];
+        // The ack's text runs up to `seq`, unless what we hold already goes further; held or early
+        // live tokens after it are applied on top.
+        let buffer: StreamBuffer =
+          current !== undefined && current.next !== null && !current.partial && current.next > r.seq + 1
+            ? { next: current.next, text: current.text, ahead: {}, partial: false }
+            : { next: r.seq + 1, text: r.content, ahead: {}, partial: false };
+        for (const [seq, delta] of Object.entries(current?.ahead ?? {})) buffer = applyToken(buffer, Number(seq), delta);
+        streams[r.messageId] = buffer;
+        if (!messages.some((m) => m.id === r.messageId)) messages = [...messages, placeholder(r.messageId, action.conversationId, new Date().toISOString())];
+      }
+      // Replies the ack did not name (it predates snapshots, or they ended): use what came live.
+      for (const [id, buffer] of Object.entries(streams)) {
+        if (buffer.awaitingSnapshot === true && !snapshots.some((r) => r.messageId === id)) streams[id] = releaseHeld(buffer);
+      }
+      return { ...state, streams, messages, snapshotOf: action.conversationId };
+    }
+
+    case 'message-created': {
+      const m = action.message;
+      if (action.conversationId !== state.activeId) return state;
+      if (state.messages.some((x) => x.id === m.id)) return state;
+      if (m.role === 'user') {
+        // Our own message, sent from this window: the stored copy replaces the local one.
+        const mine = state.messages.findIndex((x) => (x.id.startsWith('local-') || x.id.startsWith('acked-')) && x.role === 'user' && x.content === m.content);
+        if (mine >= 0) {
+          const copy = state.messages.slice();
+          copy[mine] = m;
+          return { ...state, messages: copy };
+        }
+      }
+      const streams = m.status === 'streaming' && state.streams[m.id] === undefined ? { ...state.streams, [m.id]: emptyStream(0) } : state.streams;
+      return { ...state, messages: [...state.messages, m], streams };
+    }
+
+    case 'disconnected': {
+      const streams: Record<string, StreamBuffer> = {};
+      for (const [id, b] of Object.entries(state.streams)) streams[id] = { ...b, awaitingSnapshot: true };
+      return { ...state, streams, snapshotOf: null };
+    }
+
+    case 'branch-from': {
+      const at = state.messages.findIndex((m) => m.id === action.messageId);
+      if (at < 0) return state;
+      return { ...state, messages: state.messages.slice(0, at), problem: null };
+    }
   }
 }
 

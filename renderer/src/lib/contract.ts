@@ -29,3 +29,54 @@ export interface Problem {
   message: string;
   details?: unknown;
 }
+
+/*
+ * The second part of the contract (branches, resumable replies, search, models, settings). The
+ * backend types for these are being written; until they land here, the renderer describes the
+ * wire shapes it reads and treats every new field as optional, so it also runs against a server
+ * that does not send them yet.
+ */
+
+/** Position of a message among the messages that share its parent (1-based `index`). */
+export interface Siblings {
+  index: number;
+  count: number;
+  ids: string[];
+}
+
+export type BranchFields = { parentId?: string | null; siblings?: Siblings };
+
+/** Conversation fields added by the second part (PATCH /api/conversations/:id). */
+export interface ConversationOptions {
+  model?: string | null;
+  systemPrompt?: string | null;
+  activeLeafId?: string | null;
+}
+
+/** The ack of `conversation:join`: replies still being generated, with their text up to `seq`. */
+export interface JoinAck {
+  joined: string;
+  streaming?: Array<{ messageId: string; seq: number; content: string }>;
+}
+
+export interface SearchHit {
+  conversationId: string;
+  messageId: string;
+  title: string;
+  snippet: string;
+  createdAt: string;
+}
+
+export interface ModelList {
+  provider: string;
+  models: string[];
+}
+
+export type SettingSource = 'default' | 'file' | 'env' | 'flag' | 'stored';
+
+/** One entry of GET /api/settings; a secret's value is `{set: boolean}`. */
+export interface SettingEntry {
+  value: unknown;
+  source: SettingSource;
+  locked?: boolean;
+}

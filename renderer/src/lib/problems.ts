@@ -39,6 +39,9 @@ const TEXT: Record<string, ProblemText> = {
   'rate-limited': { title: 'Too many requests', hint: 'Wait a moment and try again.' },
   'invalid-request': { title: 'The message was not accepted', hint: '' },
   'not-found': { title: 'Not found', hint: 'It may have been deleted in another window.' },
+  'payload-too-large': { title: 'The message is too large', hint: 'The server refused it for its size; shorten it and send again.' },
+  'too-many-chats': { title: 'Too many replies are being generated', hint: 'Wait for one to finish and try again.' },
+  'setting-locked': { title: 'That setting is fixed by the environment', hint: 'Change it where the server is started.' },
   'ack-timeout': { title: 'The server did not confirm the message', hint: 'Check the connection and try again.' },
 };
 

@@ -11,6 +11,14 @@ export interface FindingView {
   message: string;
   line: number | null;
   column: number | null;
+  /** The file the finding is in: `reply.md#block-<n>` for code in a chat reply. */
+  path: string | null;
+}
+
+/** A finding placed in the reply: which code block (0-based) and which line of that block. */
+export interface PlacedFinding extends FindingView {
+  block: number | null;
+  blockLine: number | null;
 }
 
 export type ValidationView =
@@ -31,6 +39,7 @@ function readFinding(v: unknown): FindingView | undefined {
     message: typeof v.message === 'string' ? v.message : '',
     line: position(v.line),
     column: position(v.column),
+    path: typeof v.path === 'string' ? v.path : null,
   };
 }
 
@@ -62,4 +71,19 @@ export function validationHeadline(view: Extract<ValidationView, { kind: 'report
   if (view.notes > 0) parts.push(`${view.notes} note${view.notes === 1 ? '' : 's'}`);
   const verdict = view.verdict === 'pass' ? 'Code checks passed' : view.verdict === 'error' ? 'Code checks could not finish' : 'Code checks failed';
   return parts.length > 0 ? `${verdict} · ${parts.join(', ')}` : verdict;
+}
+
+/**
+ * Points each finding at its code block and at a line counted from that block's first line. The
+ * backend counts lines from the start of the whole reply and names the block in `path`;
+ * `blockStarts` are the reply lines where each block's content starts (see fenceStartLines).
+ */
+export function placeFindings(findings: FindingView[], blockStarts: number[], blockOfPath: (path: string | null) => number | null): PlacedFinding[] {
+  return findings.map((f) => {
+    const block = blockOfPath(f.path);
+    const start = block === null ? undefined : blockStarts[block];
+    if (block === null || start === undefined || f.line === null) return { ...f, block, blockLine: null };
+    const blockLine = f.line - start + 1;
+    return { ...f, block, blockLine: blockLine >= 1 ? blockLine : null };
+  });
 }

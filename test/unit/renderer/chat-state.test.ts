@@ -167,3 +167,69 @@ describe('chatReducer', () => {
     expect(s.conversations.map((c) => c.id)).toEqual(['c', 'a']);
   });
 });
+
+describe('resuming replies and other viewers', () => {
+  const conversation = (messages: Message[]) => ({ id: CONV, title: 't', createdAt: T0, updatedAt: T0, messages });
+  const opened = (): ChatState =>
+    run([
+      { type: 'open', id: CONV },
+      { type: 'opened', conversation: conversation([message({ status: 'streaming' })]) },
+    ]);
+
+  it('holds live tokens until the join ack, then continues from its text with no gap or repeat', () => {
+    let s = opened();
+    s = run(
+      [
+        { type: 'token', event: { conversationId: CONV, messageId: REPLY, seq: 4, delta: 'e' } },
+        { type: 'token', event: { conversationId: CONV, messageId: REPLY, seq: 3, delta: 'd' } },
+      ],
+      s,
+    );
+    expect(visibleContent(s, s.messages[0] as Message)).toBe('');
+    s = run([{ type: 'resume', conversationId: CONV, streaming: [{ messageId: REPLY, seq: 3, content: 'abcd' }] }], s);
+    expect(visibleContent(s, s.messages[0] as Message)).toBe('abcde');
+    s = run([{ type: 'token', event: { conversationId: CONV, messageId: REPLY, seq: 5, delta: 'f' } }], s);
+    expect(visibleContent(s, s.messages[0] as Message)).toBe('abcdef');
+    expect(s.streams[REPLY]?.partial).toBe(false);
+  });
+
+  it('uses the live tokens when the ack names no reply (an older server, or the reply ended)', () => {
+    let s = opened();
+    s = run([{ type: 'token', event: { conversationId: CONV, messageId: REPLY, seq: 7, delta: 'x' } }], s);
+    s = run([{ type: 'resume', conversationId: CONV, streaming: undefined }], s);
+    expect(visibleContent(s, s.messages[0] as Message)).toBe('x');
+    expect(s.streams[REPLY]?.partial).toBe(true);
+  });
+
+  it('after a reconnect keeps its own text when it is ahead of the snapshot', () => {
+    let s = run([...[0, 1, 2].map((seq): ChatAction => ({ type: 'token', event: { conversationId: CONV, messageId: REPLY, seq, delta: String(seq) } }))], sentAndAcked());
+    s = run([{ type: 'disconnected' }, { type: 'token', event: { conversationId: CONV, messageId: REPLY, seq: 5, delta: '5' } }], s);
+    s = run([{ type: 'resume', conversationId: CONV, streaming: [{ messageId: REPLY, seq: 4, content: '01234' }] }], s);
+    expect(visibleContent(s, s.messages.find((m) => m.id === REPLY) as Message)).toBe('012345');
+  });
+
+  it('message:created adds turns from other viewers and replaces our own local copy', () => {
+    let s = run([{ type: 'open', id: CONV }, { type: 'opened', conversation: conversation([]) }]);
+    s = run([{ type: 'send', localId: 'local-9', text: 'mine', now: T0 }], s);
+    const stored = message({ id: '01900000-0000-7000-8000-0000000000b1', role: 'user', content: 'mine' });
+    s = run([{ type: 'message-created', conversationId: CONV, message: stored }], s);
+    expect(s.messages.map((m) => m.id)).toEqual([stored.id]);
+    const other = message({ id: '01900000-0000-7000-8000-0000000000b2', role: 'user', content: 'from elsewhere' });
+    const reply = message({ id: '01900000-0000-7000-8000-0000000000b3', status: 'streaming' });
+    s = run(
+      [
+        { type: 'message-created', conversationId: CONV, message: other },
+        { type: 'message-created', conversationId: CONV, message: reply },
+        { type: 'message-created', conversationId: CONV, message: reply },
+      ],
+      s,
+    );
+    expect(s.messages.map((m) => m.content)).toEqual(['mine', 'from elsewhere', '']);
+    expect(s.streams[reply.id]).toEqual(emptyStream(0));
+  });
+
+  it('branch-from drops the message and what follows it', () => {
+    const s = run([{ type: 'branch-from', messageId: REPLY }], sentAndAcked());
+    expect(s.messages.map((m) => m.role)).toEqual(['user']);
+  });
+});

@@ -1,48 +1,116 @@
 import { describe, expect, it } from 'vitest';
-import { splitFences, splitInlineCode } from '../../../renderer/src/lib/markdown.js';
+import { extractCodeBlocks } from '../../../backend/governance/fences.js';
+import { blockIndexOfPath, codeLines, fenceStartLines, lexInline, sliceText, splitBlocks, splitHighlightedLines } from '../../../renderer/src/lib/markdown.js';
+import { placeFindings, readValidation } from '../../../renderer/src/lib/validation.js';
 
-describe('splitFences', () => {
-  it('separates text and fenced code with its language', () => {
-    expect(splitFences('Intro:\n\n```ts\nconst a = 1;\n```\n\nAfter.')).toEqual([
-      { kind: 'text', text: 'Intro:' },
-      { kind: 'code', language: 'ts', code: 'const a = 1;', closed: true },
-      { kind: 'text', text: 'After.' },
+const typesOf = (content: string) => {
+  const s = splitBlocks(content);
+  return [...s.finished, ...s.tail].map((b) => b.token.type);
+};
+
+describe('splitBlocks', () => {
+  it('splits a reply into CommonMark + GFM blocks', () => {
+    expect(typesOf('# Title\n\nText **bold**.\n\n- a\n- b\n\n| a | b |\n| - | - |\n| 1 | 2 |\n\n```ts\nconst a = 1;\n```')).toEqual([
+      'heading',
+      'space',
+      'paragraph',
+      'space',
+      'list',
+      'space',
+      'table',
+      'space',
+      'code',
     ]);
   });
 
-  it('handles tildes, longer fences and an info string', () => {
-    expect(splitFences('~~~python title="x.py"\nprint(1)\n~~~')).toEqual([{ kind: 'code', language: 'python', code: 'print(1)', closed: true }]);
-    expect(splitFences('````md\n```js\nx\n```\n````')).toEqual([{ kind: 'code', language: 'md', code: '```js\nx\n```', closed: true }]);
+  it('keeps finished blocks (same objects) and lexes only the tail as the reply grows', () => {
+    let text = 'Intro paragraph.\n\n```js\nconst a';
+    const first = splitBlocks(text);
+    expect(first.finished.map((b) => b.token.type)).toEqual(['paragraph', 'space']);
+    expect(first.tail.map((b) => b.token.type)).toEqual(['code']);
+    text += ' = 1;\n```\n\nAfter';
+    const second = splitBlocks(text, first);
+    expect(second.finished[0]).toBe(first.finished[0]);
+    expect(second.finished.map((b) => b.token.type)).toEqual(['paragraph', 'space', 'code', 'space']);
+    expect(second.tail.map((b) => b.token.type)).toEqual(['paragraph']);
+    // The same blocks as lexing the whole text at once.
+    const whole = splitBlocks(text);
+    expect([...second.finished, ...second.tail].map((b) => b.token.raw)).toEqual([...whole.finished, ...whole.tail].map((b) => b.token.raw));
   });
 
-  it('treats an unterminated fence (a reply still streaming) as code to the end', () => {
-    expect(splitFences('Look:\n```go\nfunc main() {\n')).toEqual([
-      { kind: 'text', text: 'Look:' },
-      { kind: 'code', language: 'go', code: 'func main() {\n', closed: false },
-    ]);
+  it('starts over when the text changed rather than grew', () => {
+    const first = splitBlocks('one\n\ntwo');
+    const second = splitBlocks('uno\n\ntwo', first);
+    expect(second.finished[0]).not.toBe(first.finished[0]);
+    expect(second.finished[0]?.token.raw).toBe('uno\n\n'.slice(0, second.finished[0]?.token.raw.length));
   });
 
-  it('keeps markup as text: nothing here is HTML', () => {
-    expect(splitFences('<img src=x onerror=alert(1)>')).toEqual([{ kind: 'text', text: '<img src=x onerror=alert(1)>' }]);
-  });
-
-  it('returns nothing for an empty reply', () => {
-    expect(splitFences('')).toEqual([]);
+  it("lexes 'a```' × 25,000 in linear time", () => {
+    const started = performance.now();
+    const s = splitBlocks('a```'.repeat(25_000));
+    expect(s.tail[0]?.token.type).toBe('paragraph');
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
 
-describe('splitInlineCode', () => {
-  it('finds `code` spans', () => {
-    expect(splitInlineCode('run `npm test` now')).toEqual([
-      { kind: 'text', text: 'run ' },
-      { kind: 'code', text: 'npm test' },
-      { kind: 'text', text: ' now' },
+describe('long paragraphs', () => {
+  it('leaves a huge top-level paragraph to be lexed slice by slice, and lexes the rest', () => {
+    const huge = 'word '.repeat(2_000);
+    const s = splitBlocks(`# Head **bold**\n\n${huge}\n\n- item *em*`);
+    const [head, , para, , list] = [...s.finished, ...s.tail].map((b) => b.token);
+    expect(head?.type).toBe('heading');
+    expect((head as { tokens: unknown[] }).tokens.length).toBeGreaterThan(0);
+    expect(para?.type).toBe('paragraph');
+    expect((para as { tokens: unknown[] }).tokens).toEqual([]);
+    expect(JSON.stringify(list)).toContain('"type":"em"');
+    expect(lexInline('a `b` c').map((t) => t.type)).toEqual(['text', 'codespan', 'text']);
+  });
+
+  it('slices at spaces, and earlier slices do not change as the text grows', () => {
+    const text = 'abcdefghij '.repeat(1_000);
+    const slices = sliceText(text, 1_000, 50);
+    expect(slices.join('')).toBe(text);
+    expect(slices.every((sl) => sl.endsWith(' '))).toBe(true);
+    const grown = sliceText(text + 'more words here', 1_000, 50);
+    expect(grown.slice(0, slices.length - 1)).toEqual(slices.slice(0, -1));
+    expect(sliceText('x'.repeat(2_500), 1_000, 50)).toEqual(['x'.repeat(1_050), 'x'.repeat(1_050), 'x'.repeat(400)]);
+  });
+});
+
+describe('fenceStartLines', () => {
+  it('numbers blocks exactly as the backend does', () => {
+    const reply = 'Intro\n\n```ts\na\nb\n```\n\n  ~~~py\n  x\n  ~~~\n\n````md\n```js\ninner\n```\n````\n\n```\nunclosed';
+    expect(fenceStartLines(reply)).toEqual(extractCodeBlocks(reply).map((b) => b.startLine));
+  });
+});
+
+describe('placeFindings', () => {
+  it('turns reply lines into lines of the block named by the path', () => {
+    const reply = 'First:\n\n```js\nconst a = 1;\n```\n\n```js\nconst b = 2;\neval(b);\n```';
+    const view = readValidation({
+      verdict: 'fail',
+      findings: [
+        { ruleId: 'no-eval', severity: 'error', message: 'x', path: 'reply.md#block-2', line: 9, column: 1 },
+        { ruleId: 'old', severity: 'warning', message: 'y', line: 4, column: 2 },
+      ],
+    });
+    if (view.kind !== 'report') throw new Error('expected a report');
+    const placed = placeFindings(view.findings, fenceStartLines(reply), blockIndexOfPath);
+    expect(placed.map((f) => [f.ruleId, f.block, f.blockLine])).toEqual([
+      ['no-eval', 1, 2],
+      ['old', null, null],
     ]);
-    expect(splitInlineCode('a ``x ` y`` b')).toEqual([
-      { kind: 'text', text: 'a ' },
-      { kind: 'code', text: 'x ` y' },
-      { kind: 'text', text: ' b' },
-    ]);
-    expect(splitInlineCode('no code ` here')).toEqual([{ kind: 'text', text: 'no code ` here' }]);
+  });
+});
+
+describe('code lines', () => {
+  it('drops the empty line after a final newline', () => {
+    expect(codeLines('a\nb\n')).toEqual(['a', 'b']);
+    expect(codeLines('')).toEqual(['']);
+  });
+
+  it('closes and reopens highlighter spans at line breaks', () => {
+    const html = 'x <span class="c">/* a\nb */</span> y\nz';
+    expect(splitHighlightedLines(html)).toEqual(['x <span class="c">/* a</span>', '<span class="c">b */</span> y', 'z']);
   });
 });

@@ -21,8 +21,8 @@ describe('readValidation', () => {
       warnings: 1,
       notes: 0,
       findings: [
-        { ruleId: 'e', severity: 'error', message: 'secret', line: 9, column: 1 },
-        { ruleId: 'w', severity: 'warning', message: 'warn', line: 3, column: 2 },
+        { ruleId: 'e', severity: 'error', message: 'secret', line: 9, column: 1, path: 'reply.md#block-1' },
+        { ruleId: 'w', severity: 'warning', message: 'warn', line: 3, column: 2, path: 'reply.md#block-1' },
       ],
     });
     if (view.kind === 'report') expect(validationHeadline(view)).toBe('Code checks failed · 1 error, 1 warning');
@@ -40,7 +40,7 @@ describe('readValidation', () => {
       errors: 0,
       warnings: 1,
       notes: 0,
-      findings: [{ ruleId: 'unknown-rule', severity: 'warning', message: '', line: null, column: null }],
+      findings: [{ ruleId: 'unknown-rule', severity: 'warning', message: '', line: null, column: null, path: null }],
     });
     if (partial.kind === 'report') expect(validationHeadline(partial)).toBe('Code checks passed · 1 warning');
   });

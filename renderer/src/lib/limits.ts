@@ -1,0 +1,6 @@
+/**
+ * The server's limit on one chat message, in characters (MAX_MESSAGE_CHARS in
+ * backend/http/routes/chat.ts, applied to Socket.IO `chat:send` too). Checked here as well, so an
+ * oversized message is explained as it is typed instead of after a round trip.
+ */
+export const MAX_MESSAGE_CHARS = 100_000;
