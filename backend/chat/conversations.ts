@@ -1,8 +1,17 @@
 import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
 import type { Conversation, ConversationWithMessages, Message, Mutation, Page, Store } from '../data/store.js';
-import { notFound } from '../http/errors.js';
+import { AppError, notFound } from '../http/errors.js';
+import { activeBranch, activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
+
+/** What PATCH /api/conversations/:id may change; null clears model or system prompt. */
+export interface ConversationPatch {
+  title?: string | undefined;
+  activeLeafId?: string | undefined;
+  model?: string | null | undefined;
+  systemPrompt?: string | null | undefined;
+}
 
 const LIST_PREFIX = cacheKey('conversations', 'list', '');
 const pageKey = (id: string): string => cacheKey('conversation', id);
@@ -25,7 +34,12 @@ export class ConversationService {
   }
 
   async get(id: string): Promise<ConversationWithMessages> {
-    const found = await this.cache.wrap(pageKey(id), async () => (await this.store.getConversationWithMessages(id)) ?? null);
+    // The page shows the active branch, each message with its siblings.
+    const found = await this.cache.wrap(pageKey(id), async () => {
+      const all = await this.store.getConversationWithMessages(id);
+      if (!all) return null;
+      return { ...all, messages: activeBranch(all.messages, all.activeLeafId) };
+    });
     if (found === null) throw notFound('conversation', id);
     return found;
   }
@@ -37,16 +51,46 @@ export class ConversationService {
     return found;
   }
 
-  /** The prompt history: finished turns only (a cancelled or failed reply is left out). */
+  /** The prompt history of the active branch: finished turns only. */
   async history(id: string): Promise<Array<{ role: Message['role']; content: string }>> {
-    const messages = await this.store.listMessages(id);
-    return messages
-      .filter((m) => m.status === 'complete' || (m.role === 'assistant' && m.content.length > 0 && m.status !== 'streaming'))
-      .map((m) => ({ role: m.role, content: m.content }));
+    const [conversation, messages] = await Promise.all([this.store.getConversation(id), this.store.listMessages(id)]);
+    return promptOf(pathTo(messages, activeLeaf(messages, conversation?.activeLeafId)));
+  }
+
+  /** Every message of a conversation (all branches), uncached, for the write path. */
+  messages(id: string): Promise<Message[]> {
+    return this.store.listMessages(id);
+  }
+
+  message(id: string): Promise<Message | undefined> {
+    return this.store.getMessage(id);
   }
 
   newConversation(title: string, now: string): Conversation {
-    return { id: newId(), title, createdAt: now, updatedAt: now };
+    return { id: newId(), title, createdAt: now, updatedAt: now, activeLeafId: null, model: null, systemPrompt: null, sourceKey: null };
+  }
+
+  async update(id: string, patch: ConversationPatch): Promise<Conversation> {
+    const current = await this.require(id);
+    const updated: Conversation = { ...current, updatedAt: new Date().toISOString() };
+    if (patch.title !== undefined) updated.title = patch.title;
+    if (patch.model !== undefined) updated.model = patch.model;
+    if (patch.systemPrompt !== undefined) updated.systemPrompt = patch.systemPrompt;
+    if (patch.activeLeafId !== undefined) {
+      const messages = await this.store.listMessages(id);
+      if (!messages.some((m) => m.id === patch.activeLeafId)) {
+        throw new AppError(400, 'invalid-request', `activeLeafId: message ${patch.activeLeafId} is not in this conversation`, { field: 'activeLeafId' });
+      }
+      updated.activeLeafId = activeLeaf(messages, patch.activeLeafId);
+    }
+    await this.write(id, [{ kind: 'conversation.upsert', row: updated }]);
+    this.broadcaster.conversationUpdated({
+      conversationId: id,
+      reason: patch.title !== undefined ? 'renamed' : 'message',
+      title: updated.title,
+      updatedAt: updated.updatedAt,
+    });
+    return updated;
   }
 
   async rename(id: string, title: string): Promise<Conversation> {

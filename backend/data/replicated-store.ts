@@ -300,6 +300,14 @@ export class ReplicatedStore implements Store {
     return { ...toPlain(conversation), messages: mergeMessages(remote.value.messages, local.messages, pending) };
   }
 
+  /** This instance's unpushed version wins; otherwise PostgreSQL's (where other instances write). */
+  async getMessage(id: string): Promise<Message | undefined> {
+    const local = await this.local.getMessage(id);
+    if (local && (await this.outbox.pendingIds(this.localDb, [id])).has(id)) return local;
+    const remote = await this.fromRemote((s) => s.getMessage(id));
+    return remote.ok ? (remote.value ?? local) : local;
+  }
+
   async listMessages(conversationId: string): Promise<Message[]> {
     const pending = await this.outbox.pendingFor(conversationId);
     if (!pending.any) return this.read((s) => s.listMessages(conversationId), () => this.local.listMessages(conversationId));
@@ -417,7 +425,16 @@ export class ReplicatedStore implements Store {
   }
 }
 
-const toPlain = (c: Conversation): Conversation => ({ id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt });
+const toPlain = (c: Conversation): Conversation => ({
+  id: c.id,
+  title: c.title,
+  createdAt: c.createdAt,
+  updatedAt: c.updatedAt,
+  activeLeafId: c.activeLeafId ?? null,
+  model: c.model ?? null,
+  systemPrompt: c.systemPrompt ?? null,
+  sourceKey: c.sourceKey ?? null,
+});
 
 /** PostgreSQL's messages with this instance's unpushed versions (and unpushed new ones) on top. */
 function mergeMessages(remote: Message[], local: Message[], pending: PendingForConversation): Message[] {

@@ -10,6 +10,20 @@ export interface Conversation {
   title: string;
   createdAt: string;
   updatedAt: string;
+  /** The leaf of the branch the conversation shows; null while it has no message. */
+  activeLeafId?: string | null;
+  /** Used on every turn unless the request names another. */
+  model?: string | null;
+  /** Sent to the provider first, as `role: "system"`. */
+  systemPrompt?: string | null;
+  /** Imported conversations: their source, so a second import of the same file is a no-op. */
+  sourceKey?: string | null;
+}
+
+/** How far a streaming reply got: the seq of its last token and where each token ends in `content`. */
+export interface StreamProgress {
+  seq: number;
+  ends: number[];
 }
 
 export interface MessageError {
@@ -32,6 +46,15 @@ export interface Message {
   error: MessageError | null;
   createdAt: string;
   updatedAt: string;
+  /** The message this one answers or follows; null for the first of a branch. */
+  parentId?: string | null;
+  /** Only while streaming: what `content` covers, so any instance can resume the reply. */
+  progress?: StreamProgress;
+}
+
+/** A message as GET /api/conversations/:id shows it on the active branch. */
+export interface BranchMessage extends Message {
+  siblings: { index: number; count: number; ids: string[] };
 }
 
 export interface ValidationRecord {
@@ -105,6 +128,8 @@ export interface Store {
   getConversation(id: string): Promise<Conversation | undefined>;
   getConversationWithMessages(id: string): Promise<ConversationWithMessages | undefined>;
   listConversations(options: ListOptions): Promise<Page<Conversation>>;
+  /** One message by id, whatever its conversation. */
+  getMessage(id: string): Promise<Message | undefined>;
   /** Messages of a conversation in creation order; the chat service builds the prompt from it. */
   listMessages(conversationId: string): Promise<Message[]>;
   /** Marks messages left `streaming` by a crash as `interrupted`; returns how many. */

@@ -16,7 +16,7 @@ import { AppError, errorBody } from './errors.js';
 import { assignRequestId, requestLog } from './request-context.js';
 import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
-import { chatRoutes } from './routes/chat.js';
+import { chatRoutes, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
@@ -29,6 +29,8 @@ export interface AppDeps {
   store: Store;
   chat: ChatService;
   conversations: ConversationService;
+  /** GET /api/chat/:messageId/stream: late viewers of a reply. */
+  following?: ReplyFollowing;
   /** GET /api/models; absent in builds without a provider registry. */
   models?: ModelCatalog;
   status: StatusService;
@@ -160,7 +162,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
   api.use(statusApi.router);
-  api.use(chatRoutes(deps.chat));
+  api.use(chatRoutes(deps.chat, deps.following));
   api.use(conversationRoutes(deps.conversations));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
   if (deps.models) api.use(modelRoutes(deps.models));
