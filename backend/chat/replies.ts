@@ -150,3 +150,108 @@ function fromStore(m: Message): ReplySnapshot {
 }
 
 export { conversationOf, messageOf };
+
+interface RelayState {
+  last: number | undefined;
+  /** Set while a gap is being filled: events that arrived meanwhile, in order. */
+  queue: ReplyEvent[] | undefined;
+}
+
+/**
+ * Redis pub/sub delivers at most once: a publish made while a connection is being re-established
+ * is lost. Reply events relayed from other instances are checked for gaps in their seq; a gap is
+ * filled from the progress the streaming instance stores (each token's text is recoverable from
+ * the stored token boundaries) before later events are handed on. Duplicates are dropped.
+ */
+export class RelayRepair {
+  private readonly states = new Map<string, RelayState>();
+  private closed = false;
+
+  constructor(
+    private readonly deliver: (e: ReplyEvent) => void,
+    private readonly read: (messageId: string) => Promise<Message | undefined>,
+    private readonly log: { warn(obj: object, msg: string): void },
+    private readonly options: { timeoutMs?: number; pollMs?: number } = {},
+  ) {}
+
+  accept(e: ReplyEvent): void {
+    const id = messageOf(e);
+    let state = this.states.get(id);
+    if (!state) {
+      state = { last: undefined, queue: undefined };
+      this.states.set(id, state);
+    }
+    if (state.queue) {
+      state.queue.push(e);
+      return;
+    }
+    this.pass(id, state, e);
+  }
+
+  private pass(id: string, state: RelayState, e: ReplyEvent): void {
+    if (e.kind !== 'token') {
+      this.states.delete(id);
+      this.deliver(e);
+      return;
+    }
+    const seq = e.event.seq;
+    if (state.last !== undefined && seq <= state.last) return;
+    if (state.last !== undefined && seq > state.last + 1) {
+      state.queue = [e];
+      void this.fill(id, state, e.event.conversationId);
+      return;
+    }
+    state.last = seq;
+    this.deliver(e);
+  }
+
+  private async fill(id: string, state: RelayState, conversationId: string): Promise<void> {
+    const deadline = performance.now() + (this.options.timeoutMs ?? 3000);
+    const from = (state.last ?? -1) + 1;
+    const first = state.queue?.[0];
+    const upTo = (first?.kind === 'token' ? first.event.seq : from) - 1;
+    let filled = false;
+    while (!this.closed && performance.now() < deadline) {
+      let m: Message | undefined;
+      try {
+        m = await this.read(id);
+      } catch {
+        m = undefined;
+      }
+      if (m && m.status !== 'streaming') break;
+      const progress = m?.progress;
+      if (m && progress && progress.seq >= upTo) {
+        for (let seq = from; seq <= upTo; seq++) {
+          const start = seq === 0 ? 0 : (progress.ends[seq - 1] ?? 0);
+          const end = progress.ends[seq] ?? start;
+          this.deliver({ kind: 'token', event: { conversationId, messageId: id, seq, delta: m.content.slice(start, end) } });
+        }
+        state.last = upTo;
+        filled = true;
+        break;
+      }
+      await sleep(this.options.pollMs ?? 25);
+    }
+    if (!filled) this.log.warn({ messageId: id, from, upTo }, 'relayed reply events were lost and could not be recovered from the store');
+    const queued = state.queue ?? [];
+    state.queue = undefined;
+    // Without the missing part, carry on from what arrived (the final message still has it all).
+    if (!filled) state.last = upTo;
+    for (let i = 0; i < queued.length; i++) {
+      const e = queued[i];
+      if (!e) continue;
+      // A new gap found while replaying: the rest waits behind it.
+      const again = state.queue as ReplyEvent[] | undefined;
+      if (again) {
+        again.push(...queued.slice(i));
+        return;
+      }
+      this.pass(id, state, e);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    this.states.clear();
+  }
+}

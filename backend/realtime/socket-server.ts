@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Broadcaster } from '../chat/broadcaster.js';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
-import { uncovered, type ReplyCatchUp, type ReplyFeed } from '../chat/replies.js';
+import { RelayRepair, uncovered, type ReplyCatchUp, type ReplyFeed } from '../chat/replies.js';
 import { AppError, errorBody } from '../http/errors.js';
 import { presentedToken } from '../http/auth.js';
 import { hostOf, isLoopback } from '../http/security.js';
@@ -85,6 +85,7 @@ export class Realtime implements Broadcaster {
    * would have received meanwhile, held back so that each token reaches them exactly once.
    */
   private readonly catchingUp = new Map<string, Map<string, ReplyEvent[]>>();
+  private readonly relayed: RelayRepair;
 
   constructor(server: http.Server, private readonly deps: RealtimeDeps) {
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(server, {
@@ -109,9 +110,10 @@ export class Realtime implements Broadcaster {
       socket.data.remote = !isLoopback(socket.handshake.address);
       next();
     });
+    this.relayed = new RelayRepair((e) => this.deliver(e), (id) => deps.conversations.message(id), deps.logger);
     this.io.on('connection', (socket) => this.onConnection(socket));
     // Reply events another instance streams: handed to this instance's viewers.
-    this.io.on('reply:event', (event: ReplyEvent) => this.deliver(event));
+    this.io.on('reply:event', (event: ReplyEvent) => this.relayed.accept(event));
     this.ticker = setInterval(() => void this.tick(), deps.metricsIntervalMs ?? 1000);
     this.ticker.unref();
   }
@@ -302,6 +304,7 @@ export class Realtime implements Broadcaster {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
+    this.relayed.close();
     this.io.disconnectSockets(true);
     // io.close() would also close the HTTP server it is attached to; the server closes that itself.
     await new Promise<void>((resolve) => {

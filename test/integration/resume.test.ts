@@ -168,8 +168,14 @@ describe('replies outlive their viewers', () => {
       const early: TokenEvent[] = [];
       c.on('chat:token', (e) => (state.acked ? live : early).push(e));
       const done = new Promise<DoneEvent>((resolve) => c.once('chat:done', resolve));
-      const ack = (await c.emitWithAck('conversation:join', { conversationId })) as JoinAck;
-      state.acked = true;
+      // The ack callback, not emitWithAck: tokens read in the same network chunk as the ack would
+      // otherwise be handled before the awaiting code runs.
+      const ack = await new Promise<JoinAck>((resolve) =>
+        c.emit('conversation:join', { conversationId }, (result) => {
+          state.acked = true;
+          resolve(result as JoinAck);
+        }),
+      );
       expect(ack.joined).toBe(conversationId);
       const snap = ack.streaming.find((s) => s.messageId === messageId);
       if (!snap) {
