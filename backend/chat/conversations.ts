@@ -1,6 +1,6 @@
 import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
-import type { Conversation, ConversationWithMessages, Message, Mutation, Page, Store } from '../data/store.js';
+import type { Conversation, ConversationWithMessages, Message, Mutation, Page, SearchHit, Store } from '../data/store.js';
 import { AppError, notFound } from '../http/errors.js';
 import { activeBranch, activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
@@ -64,6 +64,10 @@ export class ConversationService {
 
   message(id: string): Promise<Message | undefined> {
     return this.store.getMessage(id);
+  }
+
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.store.search(q, limit);
   }
 
   newConversation(title: string, now: string): Conversation {

@@ -1,5 +1,6 @@
 import type { Kysely, Transaction } from 'kysely';
 import { AppError } from '../http/errors.js';
+import { searchPostgres, searchSqlite } from './search.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -8,6 +9,7 @@ import type {
   Message,
   Mutation,
   Page,
+  SearchHit,
   Store,
   StoreHealth,
   StreamProgress,
@@ -226,6 +228,10 @@ export class KyselyStore implements Store {
         .execute();
       return rows.map(toMessage);
     });
+  }
+
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.timed('search', () => (this.backend === 'sqlite' ? searchSqlite(this.db, q, limit) : searchPostgres(this.db, q, limit)));
   }
 
   markInterrupted(): Promise<number> {

@@ -16,6 +16,7 @@ import type {
   Message,
   Mutation,
   Page,
+  SearchHit,
   Store,
   StoreHealth,
   SyncStatus,
@@ -315,6 +316,11 @@ export class ReplicatedStore implements Store {
     if (pending.deleted) return local;
     const remote = await this.fromRemote((s) => s.listMessages(conversationId));
     return remote.ok ? mergeMessages(remote.value, local, pending) : local;
+  }
+
+  /** PostgreSQL's index while it serves reads (it has every instance's writes), else the replica's. */
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.read((s) => s.search(q, limit), () => this.local.search(q, limit));
   }
 
   async listConversations(options: ListOptions): Promise<Page<Conversation>> {

@@ -85,6 +85,15 @@ export interface ConversationWithMessages extends Conversation {
   messages: Message[];
 }
 
+/** One search result: a message (or, with messageId null, a conversation whose title matched). */
+export interface SearchHit {
+  conversationId: string;
+  messageId: string | null;
+  title: string;
+  snippet: string;
+  createdAt: string;
+}
+
 /** One atomic unit of change: everything in it commits together or not at all. */
 export type Mutation =
   | { kind: 'conversation.upsert'; row: Conversation }
@@ -132,6 +141,8 @@ export interface Store {
   getMessage(id: string): Promise<Message | undefined>;
   /** Messages of a conversation in creation order; the chat service builds the prompt from it. */
   listMessages(conversationId: string): Promise<Message[]>;
+  /** Ranked full-text search over message text and conversation titles; any text is safe. */
+  search(q: string, limit: number): Promise<SearchHit[]>;
   /** Marks messages left `streaming` by a crash as `interrupted`; returns how many. */
   markInterrupted(): Promise<number>;
   health(): StoreHealth;

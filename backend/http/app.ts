@@ -18,6 +18,7 @@ import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { searchRoutes } from './routes/search.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
 import { CONTENT_SECURITY_POLICY, allowedHostNames, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
@@ -164,6 +165,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   api.use(statusApi.router);
   api.use(chatRoutes(deps.chat, deps.following));
   api.use(conversationRoutes(deps.conversations));
+  api.use(searchRoutes(deps.conversations));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
   if (deps.models) api.use(modelRoutes(deps.models));
   if (deps.validateRouter) api.use(deps.validateRouter);
