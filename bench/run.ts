@@ -4,6 +4,7 @@ import { footprint } from './footprint.js';
 import { governanceBench } from './governance.js';
 import { httpThroughput } from './http-throughput.js';
 import { postgresBench } from './postgres.js';
+import { searchBench } from './search.js';
 
 /**
  * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
@@ -17,6 +18,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['governance', () => governanceBench()],
   ['postgres', () => postgresBench()],
   ['cache', () => cacheBench()],
+  ['search', () => searchBench()],
 ];
 
 for (const [name, run] of suites) {

@@ -66,6 +66,15 @@ export class ConversationService {
     return this.store.getMessage(id);
   }
 
+  findBySource(sourceKey: string): Promise<Conversation | undefined> {
+    return this.store.findConversationBySource(sourceKey);
+  }
+
+  /** Tells clients about a conversation written in one piece (an import). */
+  announce(c: Conversation): void {
+    this.broadcaster.conversationUpdated({ conversationId: c.id, reason: 'created', title: c.title, updatedAt: c.updatedAt });
+  }
+
   search(q: string, limit: number): Promise<SearchHit[]> {
     return this.store.search(q, limit);
   }

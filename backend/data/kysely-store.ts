@@ -211,6 +211,13 @@ export class KyselyStore implements Store {
     });
   }
 
+  findConversationBySource(sourceKey: string): Promise<Conversation | undefined> {
+    return this.timed('findConversationBySource', async () => {
+      const row = await this.db.selectFrom('conversations').selectAll().where('source_key', '=', sourceKey).orderBy('id').executeTakeFirst();
+      return row ? toConversation(row) : undefined;
+    });
+  }
+
   getMessage(id: string): Promise<Message | undefined> {
     return this.timed('getMessage', async () => {
       const row = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();

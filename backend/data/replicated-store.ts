@@ -301,6 +301,13 @@ export class ReplicatedStore implements Store {
     return { ...toPlain(conversation), messages: mergeMessages(remote.value.messages, local.messages, pending) };
   }
 
+  async findConversationBySource(sourceKey: string): Promise<Conversation | undefined> {
+    const local = await this.local.findConversationBySource(sourceKey);
+    if (local) return local;
+    const remote = await this.fromRemote((s) => s.findConversationBySource(sourceKey));
+    return remote.ok ? remote.value : undefined;
+  }
+
   /** This instance's unpushed version wins; otherwise PostgreSQL's (where other instances write). */
   async getMessage(id: string): Promise<Message | undefined> {
     const local = await this.local.getMessage(id);

@@ -5,7 +5,7 @@ import type { SearchHit } from './store.js';
 /**
  * Full-text search over message text and conversation titles, ranked, in SQLite (FTS5 trigram)
  * and PostgreSQL (tsvector `simple` + pg_trgm). Any query text is safe: it is never passed as
- * query syntax; each word becomes a quoted phrase (SQLite) or goes through websearch_to_tsquery
+ * query syntax; each word becomes a quoted prefix phrase (SQLite) or a quoted prefix lexeme
  * and an escaped ILIKE pattern (PostgreSQL).
  */
 
@@ -21,10 +21,15 @@ export function queryTerms(q: string): string[] {
 
 const likePattern = (term: string): string => `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-/** FTS5 trigram needs three characters; shorter words are matched with LIKE. */
-const TRIGRAM = 3;
+/** Scripts written without spaces between words: a word index cannot find a word inside a run. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Thai}\p{Script=Lao}\p{Script=Khmer}\p{Script=Myanmar}]/u;
+export const needsSubstring = (term: string): boolean => UNSPACED.test(term);
 
-const ftsPhrase = (term: string): string => `"${term.replace(/"/g, '""')}"`;
+/** Each word as a quoted prefix phrase: FTS5 syntax in the text is never interpreted. */
+const ftsPhrase = (term: string): string => `"${term.replace(/"/g, '""')}"*`;
+
+/** Characters FTS5 unicode61 treats as separators only, which would make an empty phrase. */
+const hasWordChar = (term: string): boolean => /[\p{L}\p{N}]/u.test(term);
 
 /** A plain-text excerpt around the first match, for hits found without the index. */
 export function excerpt(text: string, terms: readonly string[], width = 80): string {
@@ -59,10 +64,11 @@ const toHit = (r: Row): SearchHit => ({
 export async function searchSqlite(db: Kysely<Database>, q: string, limit: number): Promise<SearchHit[]> {
   const terms = queryTerms(q);
   if (terms.length === 0) return [];
-  const long = terms.filter((t) => [...t].length >= TRIGRAM);
-  const short = terms.filter((t) => [...t].length < TRIGRAM);
+  const long = terms.filter((t) => !needsSubstring(t) && hasWordChar(t));
+  const short = terms.filter((t) => needsSubstring(t));
   if (long.length === 0) {
-    // No word long enough for the index: a bounded scan, newest first.
+    if (short.length === 0) return [];
+    // Only words of unspaced scripts: a substring scan, newest first.
     const like = short.map((t) => sql`m.content LIKE ${likePattern(t)} ESCAPE '\\'`);
     const rows = await sql<Omit<Row, 'snippet' | 'rank'> & { content: string }>`
       SELECT m.conversation_id, m.id AS message_id, c.title, m.created_at, m.content
@@ -96,30 +102,46 @@ export async function searchSqlite(db: Kysely<Database>, q: string, limit: numbe
 export async function searchPostgres(db: Kysely<Database>, q: string, limit: number): Promise<SearchHit[]> {
   const terms = queryTerms(q);
   if (terms.length === 0) return [];
-  const text = terms.join(' ');
+  // Each word a quoted prefix lexeme ('word':*), so no character of the query is tsquery syntax.
+  const lexemes = terms.filter(hasWordChar).map((t) => `'${t.replace(/\\/g, '\\\\').replace(/'/g, "''")}':*`);
+  const text = lexemes.length > 0 ? lexemes.join(' & ') : "''";
   const substrings = terms.map((t) => sql`m.content ILIKE ${likePattern(t)}`);
   const titleSubstrings = terms.map((t) => sql`c.title ILIKE ${likePattern(t)}`);
   // Word matches ranked by ts_rank; substring matches (scripts without spaces, parts of words)
   // rank below them. ts_headline runs only on the page kept.
-  const messages = await sql<Row & { content: string }>`
-    WITH query AS (SELECT websearch_to_tsquery('simple', ${text}) AS tsq),
+  const unspaced = terms.some(needsSubstring);
+  // Word matches first, ranked by ts_rank (ts_headline runs only on the page kept); substring
+  // matches (scripts without spaces, parts of words) only fill a page the words left short.
+  const words = await sql<Row & { content: string }>`
+    WITH query AS (SELECT to_tsquery('simple', ${text}) AS tsq),
     hits AS (
-      SELECT m.id, m.conversation_id, m.content, m.created_at,
-        CASE WHEN m.search_vector @@ query.tsq THEN ts_rank(m.search_vector, query.tsq) + 1 ELSE 0 END AS rank
+      SELECT m.id, m.conversation_id, m.content, m.created_at, ts_rank(m.search_vector, query.tsq) + 1 AS rank
       FROM messages m, query
-      WHERE m.search_vector @@ query.tsq OR (${sql.join(substrings, sql` AND `)})
+      WHERE m.search_vector @@ query.tsq
       ORDER BY rank DESC, m.id DESC LIMIT ${limit}
     )
-    SELECT h.conversation_id, h.id AS message_id, c.title, h.created_at, h.rank, h.content,
+    SELECT h.conversation_id, h.id AS message_id, c.title, h.created_at, h.rank, '' AS content,
       ts_headline('simple', h.content, query.tsq, 'MaxWords=24, MinWords=8, StartSel="", StopSel=""') AS snippet
     FROM hits h JOIN conversations c ON c.id = h.conversation_id, query
     ORDER BY h.rank DESC, h.id DESC`.execute(db);
+  const found = new Set(words.rows.map((r) => r.message_id));
+  const more =
+    words.rows.length >= limit || !unspaced
+      ? []
+      : (
+          await sql<Row & { content: string }>`
+            SELECT m.conversation_id, m.id AS message_id, c.title, m.created_at, 0 AS rank, m.content, '' AS snippet
+            FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE ${sql.join(substrings, sql` AND `)}
+            ORDER BY m.id DESC LIMIT ${limit}`.execute(db)
+        ).rows.filter((r) => !found.has(r.message_id));
+  const messages = { rows: [...words.rows, ...more] };
   const titles = await sql<Row>`
-    WITH query AS (SELECT websearch_to_tsquery('simple', ${text}) AS tsq)
+    WITH query AS (SELECT to_tsquery('simple', ${text}) AS tsq)
     SELECT c.id AS conversation_id, NULL AS message_id, c.title, c.created_at, c.title AS snippet,
       CASE WHEN c.search_vector @@ query.tsq THEN ts_rank(c.search_vector, query.tsq) * 2 + 1 ELSE 0.5 END AS rank
     FROM conversations c, query
-    WHERE c.search_vector @@ query.tsq OR (${sql.join(titleSubstrings, sql` AND `)})
+    WHERE c.search_vector @@ query.tsq ${unspaced ? sql`OR (${sql.join(titleSubstrings, sql` AND `)})` : sql``}
     ORDER BY rank DESC, c.id DESC LIMIT ${limit}`.execute(db);
   // ts_headline shows the start of the text when only a substring matched: show the match instead.
   const rows = messages.rows.map(({ content, ...r }) => (Number(r.rank) > 0 ? r : { ...r, snippet: excerpt(content, terms) }));

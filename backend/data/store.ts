@@ -137,6 +137,8 @@ export interface Store {
   getConversation(id: string): Promise<Conversation | undefined>;
   getConversationWithMessages(id: string): Promise<ConversationWithMessages | undefined>;
   listConversations(options: ListOptions): Promise<Page<Conversation>>;
+  /** The conversation imported from `sourceKey`, if any (import idempotency). */
+  findConversationBySource(sourceKey: string): Promise<Conversation | undefined>;
   /** One message by id, whatever its conversation. */
   getMessage(id: string): Promise<Message | undefined>;
   /** Messages of a conversation in creation order; the chat service builds the prompt from it. */

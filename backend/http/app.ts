@@ -19,6 +19,7 @@ import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { searchRoutes } from './routes/search.js';
+import { transferRoutes } from './routes/transfer.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
 import { CONTENT_SECURITY_POLICY, allowedHostNames, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
@@ -164,6 +165,8 @@ export function createApp(deps: AppDeps): BuiltApp {
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
   api.use(statusApi.router);
   api.use(chatRoutes(deps.chat, deps.following));
+  // Before the :id routes, so /conversations/import is not taken for an id.
+  api.use(transferRoutes(deps.conversations));
   api.use(conversationRoutes(deps.conversations));
   api.use(searchRoutes(deps.conversations));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
