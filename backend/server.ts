@@ -7,6 +7,7 @@ import type { Cache } from './cache/cache.js';
 import { DeferredBroadcaster } from './chat/broadcaster.js';
 import { ConversationService } from './chat/conversations.js';
 import { ConversationThreads } from './chat/threads.js';
+import { ReplyCatchUp, ReplyFeed } from './chat/replies.js';
 import { ChatService, type ReplyValidator } from './chat/service.js';
 import { describeConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -194,6 +195,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       validate: (content, messageId) => validation.validateReply(content, messageId),
     };
     const liveChat = new ChatService({ conversations, providers: liveProviders, broadcaster, metrics, completions: new CompletionCache(liveCache), validator });
+    // Replies outlive their viewers: reply events reach followers here, and late viewers catch up.
+    const feed = new ReplyFeed();
+    const catchUp = new ReplyCatchUp(() => liveChat, conversations);
     const snapshotter = new MetricsSnapshotter(metrics, status, () => liveChat.activeCount, () => breakers.snapshot());
 
     // One log line and one status:changed per breaker transition, never one per failed call.
@@ -213,6 +217,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       store: liveStore,
       chat: liveChat,
       conversations,
+      following: { feed, catchUp },
       models: new ModelCatalog(liveProviders, liveCache, Math.min(60, config.cacheTtlSeconds)),
       status,
       breakers: { breakers: () => breakers.snapshot(), database: () => liveStore.health(), sync: () => liveStore.sync?.() },
@@ -257,6 +262,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
       metrics,
       snapshotter,
+      feed,
+      catchUp,
       ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
     });
     // Before the first connection: Socket.IO fan-out across instances when Redis is configured.

@@ -9,6 +9,7 @@ import { npmStart } from './npm-start.js';
 import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
 import { uiBench } from './ui.js';
+import { searchBench } from './search.js';
 
 /**
  * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
@@ -27,6 +28,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['cache', () => cacheBench()],
   ['package', () => packageSize()],
   ['ui', () => uiBench()],
+  ['search', () => searchBench()],
 ];
 
 for (const [name, run] of suites) {

@@ -2,6 +2,7 @@ import type {
   ChatErrorEvent,
   ConversationUpdatedEvent,
   DoneEvent,
+  MessageCreatedEvent,
   StatusChangedEvent,
   TokenEvent,
 } from '../contract/events.js';
@@ -14,6 +15,7 @@ export interface Broadcaster {
   token(event: TokenEvent): void;
   done(event: DoneEvent): void;
   error(event: ChatErrorEvent): void;
+  messageCreated(event: MessageCreatedEvent): void;
   conversationUpdated(event: ConversationUpdatedEvent): void;
   statusChanged(event: StatusChangedEvent): void;
 }
@@ -22,6 +24,7 @@ export const silentBroadcaster: Broadcaster = {
   token: () => {},
   done: () => {},
   error: () => {},
+  messageCreated: () => {},
   conversationUpdated: () => {},
   statusChanged: () => {},
 };
@@ -35,6 +38,7 @@ export class DeferredBroadcaster implements Broadcaster {
   token: Broadcaster['token'] = (e) => this.target.token(e);
   done: Broadcaster['done'] = (e) => this.target.done(e);
   error: Broadcaster['error'] = (e) => this.target.error(e);
+  messageCreated: Broadcaster['messageCreated'] = (e) => this.target.messageCreated(e);
   conversationUpdated: Broadcaster['conversationUpdated'] = (e) => this.target.conversationUpdated(e);
   statusChanged: Broadcaster['statusChanged'] = (e) => this.target.statusChanged(e);
 }

@@ -1,10 +1,19 @@
 import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
 import type * as wire from '../contract/conversations.js';
-import type { Conversation, Message, Mutation, Store } from '../data/store.js';
-import { notFound } from '../errors.js';
+import type { Conversation, Message, Mutation, SearchHit, Store } from '../data/store.js';
+import { invalid, notFound } from '../errors.js';
+import { activeBranch, activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
 import { toWireConversation, toWireConversationWithMessages, toWirePage } from './wire.js';
+
+/** What PATCH /api/conversations/:id may change; null clears model or system prompt. */
+export interface ConversationPatch {
+  title?: string | undefined;
+  activeLeafId?: string | undefined;
+  model?: string | null | undefined;
+  systemPrompt?: string | null | undefined;
+}
 
 const LIST_PREFIX = cacheKey('conversations', 'list', '');
 const pageKey = (id: string): string => cacheKey('conversation', id);
@@ -27,9 +36,11 @@ export class ConversationService {
   }
 
   async get(id: string): Promise<wire.ConversationWithMessages> {
+    // The page shows the active branch, each message with its siblings.
     const found = await this.cache.wrap(pageKey(id), async () => {
-      const stored = await this.store.getConversationWithMessages(id);
-      return stored === undefined ? null : toWireConversationWithMessages(stored);
+      const all = await this.store.getConversationWithMessages(id);
+      if (!all) return null;
+      return toWireConversationWithMessages({ ...all, messages: activeBranch(all.messages, all.activeLeafId) });
     });
     if (found === null) throw notFound('conversation', id);
     return found;
@@ -42,16 +53,59 @@ export class ConversationService {
     return found;
   }
 
-  /** The prompt history: finished turns only (a cancelled or failed reply is left out). */
+  /** The prompt history of the active branch: finished turns only. */
   async history(id: string): Promise<Array<{ role: Message['role']; content: string }>> {
-    const messages = await this.store.listMessages(id);
-    return messages
-      .filter((m) => m.status === 'complete' || (m.role === 'assistant' && m.content.length > 0 && m.status !== 'streaming'))
-      .map((m) => ({ role: m.role, content: m.content }));
+    const [conversation, messages] = await Promise.all([this.store.getConversation(id), this.store.listMessages(id)]);
+    return promptOf(pathTo(messages, activeLeaf(messages, conversation?.activeLeafId)));
+  }
+
+  /** Every message of a conversation (all branches), uncached, for the write path. */
+  messages(id: string): Promise<Message[]> {
+    return this.store.listMessages(id);
+  }
+
+  message(id: string): Promise<Message | undefined> {
+    return this.store.getMessage(id);
+  }
+
+  findBySource(sourceKey: string): Promise<Conversation | undefined> {
+    return this.store.findConversationBySource(sourceKey);
+  }
+
+  /** Tells clients about a conversation written in one piece (an import). */
+  announce(c: Conversation): void {
+    this.broadcaster.conversationUpdated({ conversationId: c.id, reason: 'created', title: c.title, updatedAt: c.updatedAt });
+  }
+
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.store.search(q, limit);
   }
 
   newConversation(title: string, now: string): Conversation {
-    return { id: newId(), title, createdAt: now, updatedAt: now };
+    return { id: newId(), title, createdAt: now, updatedAt: now, activeLeafId: null, model: null, systemPrompt: null, sourceKey: null };
+  }
+
+  async update(id: string, patch: ConversationPatch): Promise<wire.Conversation> {
+    const current = await this.require(id);
+    const updated: Conversation = { ...current, updatedAt: new Date().toISOString() };
+    if (patch.title !== undefined) updated.title = patch.title;
+    if (patch.model !== undefined) updated.model = patch.model;
+    if (patch.systemPrompt !== undefined) updated.systemPrompt = patch.systemPrompt;
+    if (patch.activeLeafId !== undefined) {
+      const messages = await this.store.listMessages(id);
+      if (!messages.some((m) => m.id === patch.activeLeafId)) {
+        throw invalid(`activeLeafId: message ${patch.activeLeafId} is not in this conversation`, { field: 'activeLeafId' });
+      }
+      updated.activeLeafId = activeLeaf(messages, patch.activeLeafId);
+    }
+    await this.write(id, [{ kind: 'conversation.upsert', row: updated }]);
+    this.broadcaster.conversationUpdated({
+      conversationId: id,
+      reason: patch.title !== undefined ? 'renamed' : 'message',
+      title: updated.title,
+      updatedAt: updated.updatedAt,
+    });
+    return toWireConversation(updated);
   }
 
   async rename(id: string, title: string): Promise<wire.Conversation> {

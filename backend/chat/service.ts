@@ -2,10 +2,11 @@ import type { Logger } from 'pino';
 import { newId } from '../data/ids.js';
 import type * as wire from '../contract/conversations.js';
 import type { TokenEvent } from '../contract/events.js';
-import { newMessage, type Message, type MessageError, type Mutation } from '../data/store.js';
-import { DomainError } from '../errors.js';
+import { newMessage, type Conversation, type Message, type MessageError, type Mutation } from '../data/store.js';
+import { DomainError, invalid, notFound } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatTurn, ModelProvider, StreamEvent, ToolCallDelta } from '../providers/types.js';
+import { activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { CompletionCache } from './completions-cache.js';
 import type { ConversationService } from './conversations.js';
@@ -31,6 +32,21 @@ interface ChatInputCommon {
   cache?: boolean | undefined;
   /** Request fields the provider receives as given (tools, response_format, temperature …). */
   extra?: Record<string, unknown> | undefined;
+  /**
+   * Where the new turn goes in the conversation's tree: absent continues from the active leaf, a
+   * message id starts a new branch after that message, null starts a new branch at the root.
+   */
+  parentId?: string | null | undefined;
+}
+
+/** A reply in progress on this instance: its text so far, up to and including token `seq`. */
+export interface ReplySnapshot {
+  conversationId: string;
+  messageId: string;
+  seq: number;
+  content: string;
+  /** Where each token ends in `content`. */
+  ends: number[];
 }
 
 /**
@@ -55,6 +71,12 @@ export interface TurnOptions {
    * open its stream or join the conversation's room without missing token 0.
    */
   onStart?: (ids: { conversationId: string; messageId: string }) => void;
+  /**
+   * When it aborts, the reply is cancelled (reason client-gone). For callers whose client owns the
+   * reply; /api/chat and Socket.IO leave it out: their replies outlive their viewers, who can
+   * resume them.
+   */
+  signal?: AbortSignal | undefined;
   log: Logger;
 }
 
@@ -87,6 +109,25 @@ interface ActiveTurn {
   controller: AbortController;
   reason: StopReason | undefined;
   done: Promise<TurnResult>;
+  conversationId: string;
+  parts: string[];
+  ends: number[];
+}
+
+/** How often a streaming reply's text so far is written to the store, for viewers on any instance. */
+export const PROGRESS_INTERVAL_MS = 250;
+
+/** What a turn writes and sends: everything decided before the provider is asked. */
+interface TurnPlan {
+  conversation: Conversation;
+  existing: boolean;
+  /** Messages stored before the reply (the new user turn, or every new turn a client resent). */
+  stored: Message[];
+  assistant: Message;
+  prompt: ChatTurn[];
+  /** Whether the conversation's system prompt goes first (not when the caller sent the whole prompt). */
+  systemPrompt: boolean;
+  extra?: Record<string, unknown> | undefined;
 }
 
 const TITLE_LENGTH = 60;
@@ -114,6 +155,8 @@ export class ChatService {
       metrics: Metrics;
       validator?: ReplyValidator;
       completions?: CompletionCache;
+      /** How often a streaming reply's progress is stored (default PROGRESS_INTERVAL_MS). */
+      progressIntervalMs?: number;
     },
   ) {}
 
@@ -124,65 +167,101 @@ export class ChatService {
   async start(input: ChatInput, options: TurnOptions): Promise<StartedTurn> {
     if (this.closing) throw new DomainError('unavailable', 'shutting-down', 'the server is shutting down; try again in a moment');
     const accepted = performance.now();
-    const { conversations, broadcaster } = this.deps;
+    const { conversations } = this.deps;
     const existing = input.conversationId !== undefined ? await conversations.require(input.conversationId) : undefined;
     // Resolve the provider before writing anything: with no provider there is no turn to store.
     const provider = await this.deps.providers.resolve();
-
     const now = new Date().toISOString();
     const conversation = existing
       ? { ...existing, updatedAt: now }
       : conversations.newConversation(titleFrom(input.turns === undefined ? input.message : titleSourceOf(input.turns)), now);
-    const model = input.model ?? provider.defaultModel ?? null;
-    const history = existing ? await conversations.history(conversation.id) : [];
-    let prompt: ChatTurn[];
-    let fresh: ChatTurn[];
-    if (input.turns === undefined) {
-      fresh = [{ role: 'user', content: input.message }];
-      prompt = [...history, ...fresh];
-    } else {
-      fresh = newTurnsOf(history, input.turns);
-      prompt = input.turns;
+    const messages = existing ? await conversations.messages(conversation.id) : [];
+    let parentId: string | null;
+    if (input.parentId === undefined) parentId = activeLeaf(messages, conversation.activeLeafId);
+    else if (input.parentId === null) parentId = null;
+    else {
+      if (!messages.some((m) => m.id === input.parentId)) throw notFound('message', `${input.parentId} in this conversation`);
+      parentId = input.parentId;
     }
-    const storedTurns = fresh.map((turn) =>
-      newMessage({
+    const history = promptOf(pathTo(messages, parentId));
+    // One new user message, or the turns of a resent history the branch does not hold yet.
+    const fresh: ChatTurn[] = input.turns === undefined ? [{ role: 'user', content: input.message }] : newTurnsOf(history, input.turns);
+    const stored: Message[] = [];
+    for (const turn of fresh) {
+      const row = newMessage({
         id: newId(),
         conversationId: conversation.id,
         role: turn.role === 'assistant' ? 'assistant' : 'user',
         content: turn.content,
         status: 'complete',
         createdAt: now,
-      }),
-    );
-    const userMessage = storedTurns.findLast((m) => m.role === 'user');
-    const assistant = newMessage({
-      id: newId(),
-      conversationId: conversation.id,
-      role: 'assistant',
-      content: '',
-      status: 'streaming',
-      model,
-      createdAt: now,
-    });
+        parentId,
+      });
+      stored.push(row);
+      parentId = row.id;
+    }
+    const model = input.model ?? conversation.model ?? provider.defaultModel ?? null;
+    const assistant = this.placeholder(conversation.id, parentId, now, model);
+    const prompt = input.turns === undefined ? [...history, ...fresh] : input.turns;
+    const plan: TurnPlan = { conversation, existing: existing !== undefined, stored, assistant, prompt, systemPrompt: input.turns === undefined, extra: input.extra };
+    return this.begin(provider, plan, input.cache === true, accepted, options);
+  }
+
+  /**
+   * A new assistant reply beside `messageId` (same parent, same history), answered like a turn.
+   * The StartedTurn's userMessage is the message the reply answers.
+   */
+  async regenerate(messageId: string, options: TurnOptions & { model?: string | undefined }): Promise<StartedTurn> {
+    if (this.closing) throw new DomainError('unavailable', 'shutting-down', 'the server is shutting down; try again in a moment');
+    const accepted = performance.now();
+    const { conversations } = this.deps;
+    const target = await conversations.message(messageId);
+    if (!target) throw notFound('message', messageId);
+    if (target.role !== 'assistant') {
+      throw invalid('only an assistant reply can be regenerated; to change a user message, send it again with its parentId', { field: 'messageId' });
+    }
+    const existing = await conversations.require(target.conversationId);
+    const provider = await this.deps.providers.resolve();
+    const messages = await conversations.messages(existing.id);
+    const path = pathTo(messages, target.parentId ?? null);
+    const answered = path[path.length - 1];
+    const now = new Date().toISOString();
+    const assistant = this.placeholder(existing.id, target.parentId ?? null, now, options.model ?? existing.model ?? provider.defaultModel ?? null);
+    const plan: TurnPlan = { conversation: { ...existing, updatedAt: now }, existing: true, stored: [], assistant, prompt: promptOf(path), systemPrompt: true };
+    const started = await this.begin(provider, plan, false, accepted, options);
+    return { ...started, userMessage: toWireMessage(answered ?? target) };
+  }
+
+  private placeholder(conversationId: string, parentId: string | null, now: string, model: string | null): Message {
+    return newMessage({ id: newId(), conversationId, role: 'assistant', content: '', status: 'streaming', model, createdAt: now, parentId });
+  }
+
+  private async begin(provider: ModelProvider, plan: TurnPlan, useCache: boolean, accepted: number, options: TurnOptions): Promise<StartedTurn> {
+    const { conversations, broadcaster } = this.deps;
+    const { conversation, assistant, stored } = plan;
+    conversation.activeLeafId = assistant.id;
+    const prompt: ChatTurn[] =
+      plan.systemPrompt && conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }, ...plan.prompt] : plan.prompt;
     const controller = new AbortController();
     const request = {
-      model: model ?? undefined,
+      model: assistant.model ?? undefined,
       messages: prompt,
       signal: controller.signal,
-      ...(input.extra !== undefined ? { extra: input.extra } : {}),
+      ...(plan.extra !== undefined ? { extra: plan.extra } : {}),
     };
-    const completions = input.cache === true ? this.deps.completions : undefined;
+    const completions = useCache ? this.deps.completions : undefined;
     const stream = (completions ? completions.stream(provider, request) : provider.stream(request))[Symbol.asyncIterator]();
     // Ask for the first event before writing: the provider connects and starts generating while
     // the turn is stored. No token is handed out before the write below has committed.
     const first = stream.next();
     first.catch(() => undefined);
+    const mutations: Mutation[] = [
+      { kind: 'conversation.upsert', row: conversation },
+      ...stored.map((row): Mutation => ({ kind: 'message.upsert', row })),
+      { kind: 'message.upsert', row: assistant },
+    ];
     try {
-      await conversations.write(conversation.id, [
-        { kind: 'conversation.upsert', row: conversation },
-        ...storedTurns.map((row): Mutation => ({ kind: 'message.upsert', row })),
-        { kind: 'message.upsert', row: assistant },
-      ]);
+      await conversations.write(conversation.id, mutations);
     } catch (err) {
       controller.abort();
       void stream.return?.(undefined).catch(() => undefined);
@@ -190,9 +269,9 @@ export class ChatService {
     }
     broadcaster.conversationUpdated({
       conversationId: conversation.id,
-      reason: existing ? 'message' : 'created',
+      reason: plan.existing ? 'message' : 'created',
       title: conversation.title,
-      updatedAt: now,
+      updatedAt: conversation.updatedAt,
     });
 
     this.deps.validator?.prepare?.();
@@ -203,11 +282,24 @@ export class ChatService {
       void stream.return?.(undefined).catch(() => undefined);
       throw err;
     }
+    // Every viewer of the conversation sees each turn, whichever client started it.
+    for (const row of stored) broadcaster.messageCreated({ conversationId: conversation.id, message: toWireMessage(row) });
+    broadcaster.messageCreated({ conversationId: conversation.id, message: toWireMessage(assistant) });
     const placeholder: TurnResult = { message: toWireMessage(assistant), finishReason: null, toolCalls: [], usage: undefined, error: undefined };
-    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(placeholder) };
+    const turn: ActiveTurn = { controller, reason: undefined, done: Promise.resolve(placeholder), conversationId: conversation.id, parts: [], ends: [] };
     this.active.set(assistant.id, turn);
-    turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => this.active.delete(assistant.id));
+    const signal = options.signal;
+    const onAbort = (): void => void this.cancel(assistant.id, 'client-gone');
+    if (signal) {
+      if (signal.aborted) queueMicrotask(onAbort);
+      else signal.addEventListener('abort', onAbort, { once: true });
+    }
+    turn.done = this.run(provider, { stream, first }, assistant, turn, accepted, options).finally(() => {
+      signal?.removeEventListener('abort', onAbort);
+      this.active.delete(assistant.id);
+    });
     const result = turn.done;
+    const userMessage = stored.findLast((m) => m.role === 'user');
     return {
       conversationId: conversation.id,
       messageId: assistant.id,
@@ -215,6 +307,24 @@ export class ChatService {
       done: result.then((r) => r.message),
       result,
     };
+  }
+
+  /** The text so far of a reply streaming on this instance, or undefined. */
+  snapshot(messageId: string): ReplySnapshot | undefined {
+    const turn = this.active.get(messageId);
+    if (!turn) return undefined;
+    return { conversationId: turn.conversationId, messageId, seq: turn.ends.length - 1, content: turn.parts.join(''), ends: [...turn.ends] };
+  }
+
+  /** Replies of a conversation streaming on this instance. */
+  streamingIn(conversationId: string): ReplySnapshot[] {
+    const out: ReplySnapshot[] = [];
+    for (const [id, turn] of this.active) {
+      if (turn.conversationId !== conversationId) continue;
+      const snap = this.snapshot(id);
+      if (snap) out.push(snap);
+    }
+    return out;
   }
 
   /** Stops a streaming reply; returns false when no such reply is streaming here. */
@@ -240,6 +350,53 @@ export class ChatService {
     await Promise.allSettled(pending);
   }
 
+  /**
+   * Writes a streaming reply's text so far (and its token boundaries) to the store at most every
+   * progressIntervalMs, so a viewer joining on any instance finds it there. A write is never
+   * started while one is in flight, and stop() waits for the last one, so the final write wins.
+   */
+  private progressWriter(assistant: Message, turn: ActiveTurn, log: Logger): { dirty(): void; stop(): Promise<void> } {
+    const interval = this.deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+    let timer: NodeJS.Timeout | undefined;
+    let writing: Promise<void> | undefined;
+    let written = -1;
+    let stopped = false;
+    const flush = (): void => {
+      timer = undefined;
+      if (stopped || writing) return;
+      const seq = turn.ends.length - 1;
+      if (seq === written) return;
+      const row: Message = {
+        ...assistant,
+        content: turn.parts.join(''),
+        progress: { seq, ends: [...turn.ends] },
+        updatedAt: new Date().toISOString(),
+      };
+      writing = this.deps.conversations
+        .write(assistant.conversationId, [{ kind: 'message.upsert', row }])
+        .then(
+          () => {
+            written = seq;
+          },
+          (err: unknown) => log.warn({ err: (err as Error).message, messageId: assistant.id }, 'could not store reply progress'),
+        )
+        .finally(() => {
+          writing = undefined;
+          if (!stopped && turn.ends.length - 1 !== written) timer ??= setTimeout(flush, interval);
+        });
+    };
+    return {
+      dirty: () => {
+        if (timer === undefined && writing === undefined && !stopped) timer = setTimeout(flush, interval);
+      },
+      stop: async () => {
+        stopped = true;
+        clearTimeout(timer);
+        await writing;
+      },
+    };
+  }
+
   private async run(
     provider: ModelProvider,
     source: { stream: AsyncIterator<StreamEvent>; first: Promise<IteratorResult<StreamEvent>> },
@@ -249,8 +406,10 @@ export class ChatService {
     options: TurnOptions,
   ): Promise<TurnResult> {
     const { broadcaster, metrics } = this.deps;
-    const parts: string[] = [];
+    const { parts, ends } = turn;
     let seq = 0;
+    let length = 0;
+    const progress = this.progressWriter(assistant, turn, options.log);
     let firstTokenAt: number | undefined;
     let usage: { promptTokens: number; completionTokens: number } | undefined;
     let finishReason: string | null = null;
@@ -281,6 +440,9 @@ export class ChatService {
           metrics.chatTtft.observe((firstTokenAt - accepted) / 1000);
         }
         parts.push(event.text);
+        length += event.text.length;
+        ends.push(length);
+        progress.dirty();
         const token: TokenEvent = {
           conversationId: assistant.conversationId,
           messageId: assistant.id,
@@ -304,6 +466,7 @@ export class ChatService {
       }
     }
 
+    await progress.stop();
     const finishedAt = performance.now();
     const content = parts.join('');
     const status: Message['status'] =

@@ -1,5 +1,5 @@
 import type * as wire from '../contract/conversations.js';
-import type { Conversation, ConversationWithMessages, Message, Page } from '../data/store.js';
+import type { BranchMessage, Conversation, Message, Page } from '../data/store.js';
 
 /**
  * Store records to wire shapes, field by field. Today they coincide; spelling the copy out keeps
@@ -21,15 +21,29 @@ export function toWireMessage(m: Message): wire.Message {
     error: m.error === null ? null : { code: m.error.code, message: m.error.message },
     createdAt: m.createdAt,
     updatedAt: m.updatedAt,
+    parentId: m.parentId ?? null,
   };
 }
 
-export function toWireConversation(c: Conversation): wire.Conversation {
-  return { id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt };
+export function toWireBranchMessage(m: BranchMessage): wire.BranchMessage {
+  return { ...toWireMessage(m), siblings: { index: m.siblings.index, count: m.siblings.count, ids: [...m.siblings.ids] } };
 }
 
-export function toWireConversationWithMessages(c: ConversationWithMessages): wire.ConversationWithMessages {
-  return { ...toWireConversation(c), messages: c.messages.map(toWireMessage) };
+export function toWireConversation(c: Conversation): wire.Conversation {
+  return {
+    id: c.id,
+    title: c.title,
+    createdAt: c.createdAt,
+    updatedAt: c.updatedAt,
+    activeLeafId: c.activeLeafId ?? null,
+    model: c.model ?? null,
+    systemPrompt: c.systemPrompt ?? null,
+  };
+}
+
+/** A conversation with the messages of its active branch, each with its siblings. */
+export function toWireConversationWithMessages(c: Conversation & { messages: BranchMessage[] }): wire.ConversationWithMessages {
+  return { ...toWireConversation(c), messages: c.messages.map(toWireBranchMessage) };
 }
 
 export function toWirePage<T, W>(page: Page<T>, map: (item: T) => W): wire.Page<W> {

@@ -18,6 +18,8 @@ export const chatRequestSchema = z.strictObject({
   model: z.string().min(1).max(200).optional(),
   stream: z.boolean().optional(),
   cache: z.boolean().optional(),
+  /** Absent: continue from the active leaf; a message id: a new branch after it; null: a new branch at the root. */
+  parentId: z.uuid('parentId must be a message id').nullable().optional(),
 });
 
 export type ChatRequest = z.infer<typeof chatRequestSchema>;

@@ -11,7 +11,32 @@ export interface ChatSendPayload {
   message: string;
   model?: string;
   cache?: boolean;
+  /** Absent: continue from the active leaf; a message id: branch after it; null: new root branch. */
+  parentId?: string | null;
 }
+
+/** A reply still streaming when a viewer joins: its text up to and including `seq`. */
+export interface StreamingSnapshot {
+  messageId: string;
+  seq: number;
+  content: string;
+}
+
+export interface JoinAck {
+  joined: string;
+  streaming: StreamingSnapshot[];
+}
+
+export interface MessageCreatedEvent {
+  conversationId: string;
+  message: Message;
+}
+
+/** Reply events as they travel between instances, so each can hand them to its own viewers. */
+export type ReplyEvent =
+  | { kind: 'token'; event: TokenEvent }
+  | { kind: 'done'; event: DoneEvent }
+  | { kind: 'error'; event: ChatErrorEvent };
 
 export type Ack<T> = (result: T | { error: { code: string; message: string; details?: unknown } }) => void;
 
@@ -51,7 +76,7 @@ export interface StatusChangedEvent {
 export interface ClientToServerEvents {
   'chat:send': (payload: ChatSendPayload, ack?: Ack<{ conversationId: string; messageId: string }>) => void;
   'chat:cancel': (payload: { messageId: string }, ack?: Ack<{ cancelled: boolean }>) => void;
-  'conversation:join': (payload: { conversationId: string }, ack?: Ack<{ joined: string }>) => void;
+  'conversation:join': (payload: { conversationId: string }, ack?: Ack<JoinAck>) => void;
   'conversation:leave': (payload: { conversationId: string }, ack?: Ack<{ left: string }>) => void;
   'metrics:subscribe': (ack?: Ack<{ subscribed: true }>) => void;
   'metrics:unsubscribe': (ack?: Ack<{ subscribed: false }>) => void;
@@ -61,10 +86,13 @@ export interface ServerToClientEvents {
   'chat:token': (event: TokenEvent) => void;
   'chat:done': (event: DoneEvent) => void;
   'chat:error': (event: ChatErrorEvent) => void;
+  'message:created': (event: MessageCreatedEvent) => void;
   'conversation:updated': (event: ConversationUpdatedEvent) => void;
   'status:changed': (event: StatusChangedEvent) => void;
   'metrics:tick': (snapshot: MetricsSnapshot) => void;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- no server-to-server events yet
-export interface InterServerEvents {}
+export interface InterServerEvents {
+  /** Token, done and error of a reply streamed by the sending instance. */
+  'reply:event': (event: ReplyEvent) => void;
+}

@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { invalid } from '../errors.js';
 import { KyselyCredentialStore, type CredentialStore } from './credentials.js';
+import { searchPostgres, searchSqlite } from './search.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -9,8 +10,10 @@ import type {
   Message,
   Mutation,
   Page,
+  SearchHit,
   Store,
   StoreHealth,
+  StreamProgress,
   ValidationRecord,
 } from './store.js';
 
@@ -22,11 +25,23 @@ export const toConversation = (r: ConversationsTable): Conversation => ({
   title: r.title,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  activeLeafId: r.active_leaf_id ?? null,
+  model: r.model ?? null,
+  systemPrompt: r.system_prompt ?? null,
+  sourceKey: r.source_key ?? null,
 });
 
 const parseJson = (text: string | null): unknown => (text === null ? null : (JSON.parse(text) as unknown));
 
-export const toMessage = (r: MessagesTable): Message => ({
+export const toMessage = (r: MessagesTable): Message => {
+  const m = toMessageFields(r);
+  if (r.stream_progress !== null && r.stream_progress !== undefined && r.status === 'streaming') {
+    m.progress = JSON.parse(r.stream_progress) as StreamProgress;
+  }
+  return m;
+};
+
+const toMessageFields = (r: MessagesTable): Message => ({
   id: r.id,
   conversationId: r.conversation_id,
   role: r.role,
@@ -41,6 +56,7 @@ export const toMessage = (r: MessagesTable): Message => ({
   error: parseJson(r.error) as Message['error'],
   createdAt: r.created_at,
   updatedAt: r.updated_at,
+  parentId: r.parent_id ?? null,
 });
 
 export const conversationRow = (c: Conversation): ConversationsTable => ({
@@ -48,6 +64,10 @@ export const conversationRow = (c: Conversation): ConversationsTable => ({
   title: c.title,
   created_at: c.createdAt,
   updated_at: c.updatedAt,
+  active_leaf_id: c.activeLeafId ?? null,
+  model: c.model ?? null,
+  system_prompt: c.systemPrompt ?? null,
+  source_key: c.sourceKey ?? null,
 });
 
 export const messageRow = (m: Message): MessagesTable => ({
@@ -65,6 +85,8 @@ export const messageRow = (m: Message): MessagesTable => ({
   error: m.error === null ? null : JSON.stringify(m.error),
   created_at: m.createdAt,
   updated_at: m.updatedAt,
+  parent_id: m.parentId ?? null,
+  stream_progress: m.status === 'streaming' && m.progress ? JSON.stringify(m.progress) : null,
 });
 
 export const validationRow = (v: ValidationRecord): ValidationsTable => ({
@@ -100,7 +122,10 @@ export async function applyMutation(trx: Transaction<Database> | Kysely<Database
       await trx
         .insertInto('conversations')
         .values(row)
-        .onConflict((oc) => oc.column('id').doUpdateSet({ title: row.title, updated_at: row.updated_at }))
+        .onConflict((oc) => {
+          const { id: _id, created_at: _created, ...changes } = row;
+          return oc.column('id').doUpdateSet(changes);
+        })
         .execute();
       return;
     }
@@ -191,6 +216,20 @@ export class KyselyStore implements Store {
     });
   }
 
+  findConversationBySource(sourceKey: string): Promise<Conversation | undefined> {
+    return this.timed('findConversationBySource', async () => {
+      const row = await this.db.selectFrom('conversations').selectAll().where('source_key', '=', sourceKey).orderBy('id').executeTakeFirst();
+      return row ? toConversation(row) : undefined;
+    });
+  }
+
+  getMessage(id: string): Promise<Message | undefined> {
+    return this.timed('getMessage', async () => {
+      const row = await this.db.selectFrom('messages').selectAll().where('id', '=', id).executeTakeFirst();
+      return row ? toMessage(row) : undefined;
+    });
+  }
+
   listMessages(conversationId: string): Promise<Message[]> {
     return this.timed('listMessages', async () => {
       const rows = await this.db
@@ -201,6 +240,10 @@ export class KyselyStore implements Store {
         .execute();
       return rows.map(toMessage);
     });
+  }
+
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.timed('search', () => (this.backend === 'sqlite' ? searchSqlite(this.db, q, limit) : searchPostgres(this.db, q, limit)));
   }
 
   markInterrupted(): Promise<number> {

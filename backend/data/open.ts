@@ -7,6 +7,7 @@ import { KyselyStore, type QueryObserver } from './kysely-store.js';
 import { migrate } from './migrate.js';
 import { LOCAL_MIGRATIONS_TABLE, localMigrations } from './migrations/local.js';
 import type { ReplicationObserver } from './observer.js';
+import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from './migrations/search.js';
 import { openSqlite, sqlitePath } from './sqlite.js';
 import type { Store } from './store.js';
 
@@ -43,7 +44,8 @@ async function openLocal(file: string, logger: Logger, withReplicaTables: boolea
   try {
     const applied = await migrate(db);
     const local = withReplicaTables ? await migrate(db, { migrations: localMigrations, table: LOCAL_MIGRATIONS_TABLE }) : [];
-    if (applied.length + local.length > 0) logger.info({ applied, local, backend: 'sqlite', file }, 'migrations applied');
+    const search = await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    if (applied.length + local.length + search.length > 0) logger.info({ applied, local, search, backend: 'sqlite', file }, 'migrations applied');
     return db;
   } catch (err) {
     await db.destroy();

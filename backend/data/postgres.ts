@@ -3,6 +3,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { maskUrl } from '../config/secrets.js';
 import { newId } from './ids.js';
+import { postgresSearchMigrations, SEARCH_MIGRATIONS_TABLE } from './migrations/search.js';
 import { migrate, MigrationError } from './migrate.js';
 import type { Database } from './schema.js';
 
@@ -175,7 +176,9 @@ const MIGRATION_LOCK = sql`SELECT pg_advisory_xact_lock(hashtext('orchestra:migr
  * is pulled from the start, the same one resumes where it was.
  */
 export async function preparePostgres(db: Kysely<Database>): Promise<{ databaseId: string; applied: number[] }> {
-  const applied = await migrate(db, { lock: async (trx) => void (await MIGRATION_LOCK.execute(trx)) });
+  const lock = async (trx: Kysely<Database>): Promise<void> => void (await MIGRATION_LOCK.execute(trx));
+  const applied = await migrate(db, { lock });
+  await migrate(db, { lock, migrations: postgresSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
   await sql`UPDATE sync_clock SET database_id = ${newId()} WHERE id = 1 AND database_id IS NULL`.execute(db);
   const row = await sql<{ database_id: string | null }>`SELECT database_id FROM sync_clock WHERE id = 1`.execute(db);
   const databaseId = row.rows[0]?.database_id;

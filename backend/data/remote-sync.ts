@@ -66,10 +66,11 @@ export interface RemoteWriter {
   withClient<T>(fn: (client: RawClient) => Promise<T>): Promise<T>;
 }
 
-const CONVERSATION_COLUMNS = 'id text, title text, created_at text, updated_at text';
+const CONVERSATION_COLUMNS =
+  'id text, title text, created_at text, updated_at text, active_leaf_id text, model text, system_prompt text, source_key text';
 const MESSAGE_COLUMNS =
   'id text, conversation_id text, role text, content text, status text, model text, prompt_tokens integer, completion_tokens integer, ' +
-  'ttft_ms double precision, duration_ms double precision, validation text, error text, created_at text, updated_at text';
+  'ttft_ms double precision, duration_ms double precision, validation text, error text, created_at text, updated_at text, parent_id text, stream_progress text';
 const VALIDATION_COLUMNS =
   'id text, message_id text, source text, verdict text, errors integer, warnings integer, notes integer, config_hash text, duration_ms double precision, findings text, created_at text';
 
@@ -103,10 +104,12 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
       if (batch.conversations.length > 0) {
         // Delete wins: a conversation tombstoned by any instance is not brought back.
         const result = await client.query(
-          `INSERT INTO conversations (id, title, created_at, updated_at, sync_seq)
-           SELECT r.id, r.title, r.created_at, r.updated_at, $2::bigint FROM json_to_recordset($1::json) AS r(${CONVERSATION_COLUMNS})
+          `INSERT INTO conversations (id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key, sync_seq)
+           SELECT r.id, r.title, r.created_at, r.updated_at, r.active_leaf_id, r.model, r.system_prompt, r.source_key, $2::bigint
+           FROM json_to_recordset($1::json) AS r(${CONVERSATION_COLUMNS})
            WHERE NOT EXISTS (SELECT 1 FROM sync_tombstones t WHERE t.entity = 'conversation' AND t.id = r.id)
-           ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, updated_at = EXCLUDED.updated_at, sync_seq = EXCLUDED.sync_seq`,
+           ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, updated_at = EXCLUDED.updated_at, active_leaf_id = EXCLUDED.active_leaf_id,
+             model = EXCLUDED.model, system_prompt = EXCLUDED.system_prompt, source_key = EXCLUDED.source_key, sync_seq = EXCLUDED.sync_seq`,
           [JSON.stringify(batch.conversations), marker],
         );
         dropped += batch.conversations.length - (result.rowCount ?? 0);
@@ -115,13 +118,14 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
         // A message whose conversation is gone (deleted by another instance) is dropped rather
         // than failing the batch, which would block the outbox forever.
         const result = await client.query(
-          `INSERT INTO messages (id, conversation_id, role, content, status, model, prompt_tokens, completion_tokens, ttft_ms, duration_ms, validation, error, created_at, updated_at, sync_seq)
+          `INSERT INTO messages (id, conversation_id, role, content, status, model, prompt_tokens, completion_tokens, ttft_ms, duration_ms, validation, error, created_at, updated_at, parent_id, stream_progress, sync_seq)
            SELECT r.*, $2::bigint FROM json_to_recordset($1::json) AS r(${MESSAGE_COLUMNS})
            WHERE EXISTS (SELECT 1 FROM conversations c WHERE c.id = r.conversation_id)
            ON CONFLICT (id) DO UPDATE SET role = EXCLUDED.role, content = EXCLUDED.content, status = EXCLUDED.status,
              model = EXCLUDED.model, prompt_tokens = EXCLUDED.prompt_tokens, completion_tokens = EXCLUDED.completion_tokens,
              ttft_ms = EXCLUDED.ttft_ms, duration_ms = EXCLUDED.duration_ms, validation = EXCLUDED.validation,
-             error = EXCLUDED.error, updated_at = EXCLUDED.updated_at, sync_seq = EXCLUDED.sync_seq`,
+             error = EXCLUDED.error, updated_at = EXCLUDED.updated_at, parent_id = EXCLUDED.parent_id,
+             stream_progress = EXCLUDED.stream_progress, sync_seq = EXCLUDED.sync_seq`,
           [JSON.stringify(batch.messages), marker],
         );
         dropped += batch.messages.length - (result.rowCount ?? 0);

@@ -17,6 +17,7 @@ import type {
   Message,
   Mutation,
   Page,
+  SearchHit,
   Store,
   StoreHealth,
   SyncStatus,
@@ -304,6 +305,21 @@ export class ReplicatedStore implements Store {
     return { ...toPlain(conversation), messages: mergeMessages(remote.value.messages, local.messages, pending) };
   }
 
+  async findConversationBySource(sourceKey: string): Promise<Conversation | undefined> {
+    const local = await this.local.findConversationBySource(sourceKey);
+    if (local) return local;
+    const remote = await this.fromRemote((s) => s.findConversationBySource(sourceKey));
+    return remote.ok ? remote.value : undefined;
+  }
+
+  /** This instance's unpushed version wins; otherwise PostgreSQL's (where other instances write). */
+  async getMessage(id: string): Promise<Message | undefined> {
+    const local = await this.local.getMessage(id);
+    if (local && (await this.outbox.pendingIds(this.localDb, [id])).has(id)) return local;
+    const remote = await this.fromRemote((s) => s.getMessage(id));
+    return remote.ok ? (remote.value ?? local) : local;
+  }
+
   async listMessages(conversationId: string): Promise<Message[]> {
     const pending = await this.outbox.pendingFor(conversationId);
     if (!pending.any) return this.read((s) => s.listMessages(conversationId), () => this.local.listMessages(conversationId));
@@ -311,6 +327,11 @@ export class ReplicatedStore implements Store {
     if (pending.deleted) return local;
     const remote = await this.fromRemote((s) => s.listMessages(conversationId));
     return remote.ok ? mergeMessages(remote.value, local, pending) : local;
+  }
+
+  /** PostgreSQL's index while it serves reads (it has every instance's writes), else the replica's. */
+  search(q: string, limit: number): Promise<SearchHit[]> {
+    return this.read((s) => s.search(q, limit), () => this.local.search(q, limit));
   }
 
   async listConversations(options: ListOptions): Promise<Page<Conversation>> {
@@ -421,7 +442,16 @@ export class ReplicatedStore implements Store {
   }
 }
 
-const toPlain = (c: Conversation): Conversation => ({ id: c.id, title: c.title, createdAt: c.createdAt, updatedAt: c.updatedAt });
+const toPlain = (c: Conversation): Conversation => ({
+  id: c.id,
+  title: c.title,
+  createdAt: c.createdAt,
+  updatedAt: c.updatedAt,
+  activeLeafId: c.activeLeafId ?? null,
+  model: c.model ?? null,
+  systemPrompt: c.systemPrompt ?? null,
+  sourceKey: c.sourceKey ?? null,
+});
 
 /** PostgreSQL's messages with this instance's unpushed versions (and unpushed new ones) on top. */
 function mergeMessages(remote: Message[], local: Message[], pending: PendingForConversation): Message[] {

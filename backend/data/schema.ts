@@ -7,6 +7,11 @@ export interface ConversationsTable {
   title: string;
   created_at: string;
   updated_at: string;
+  active_leaf_id: string | null;
+  model: string | null;
+  system_prompt: string | null;
+  /** Where an imported conversation came from, so importing the same file again changes nothing. */
+  source_key: string | null;
 }
 
 export interface MessagesTable {
@@ -26,6 +31,9 @@ export interface MessagesTable {
   error: string | null;
   created_at: string;
   updated_at: string;
+  parent_id: string | null;
+  /** JSON {seq, ends} while the reply streams; null once it is finished. */
+  stream_progress: string | null;
 }
 
 export interface ValidationsTable {

@@ -11,6 +11,20 @@ export interface Conversation {
   title: string;
   createdAt: string;
   updatedAt: string;
+  /** The leaf of the branch the conversation shows; null while it has no message. */
+  activeLeafId?: string | null;
+  /** Used on every turn unless the request names another. */
+  model?: string | null;
+  /** Sent to the provider first, as `role: "system"`. */
+  systemPrompt?: string | null;
+  /** Imported conversations: their source, so a second import of the same file is a no-op. */
+  sourceKey?: string | null;
+}
+
+/** How far a streaming reply got: the seq of its last token and where each token ends in `content`. */
+export interface StreamProgress {
+  seq: number;
+  ends: number[];
 }
 
 export interface MessageError {
@@ -33,6 +47,15 @@ export interface Message {
   error: MessageError | null;
   createdAt: string;
   updatedAt: string;
+  /** The message this one answers or follows; null for the first of a branch. */
+  parentId?: string | null;
+  /** Only while streaming: what `content` covers, so any instance can resume the reply. */
+  progress?: StreamProgress;
+}
+
+/** A message as GET /api/conversations/:id shows it on the active branch. */
+export interface BranchMessage extends Message {
+  siblings: { index: number; count: number; ids: string[] };
 }
 
 export interface ValidationRecord {
@@ -61,6 +84,15 @@ export interface ListOptions {
 
 export interface ConversationWithMessages extends Conversation {
   messages: Message[];
+}
+
+/** One search result: a message (or, with messageId null, a conversation whose title matched). */
+export interface SearchHit {
+  conversationId: string;
+  messageId: string | null;
+  title: string;
+  snippet: string;
+  createdAt: string;
 }
 
 /** One atomic unit of change: everything in it commits together or not at all. */
@@ -108,8 +140,14 @@ export interface Store {
   getConversation(id: string): Promise<Conversation | undefined>;
   getConversationWithMessages(id: string): Promise<ConversationWithMessages | undefined>;
   listConversations(options: ListOptions): Promise<Page<Conversation>>;
+  /** The conversation imported from `sourceKey`, if any (import idempotency). */
+  findConversationBySource(sourceKey: string): Promise<Conversation | undefined>;
+  /** One message by id, whatever its conversation. */
+  getMessage(id: string): Promise<Message | undefined>;
   /** Messages of a conversation in creation order; the chat service builds the prompt from it. */
   listMessages(conversationId: string): Promise<Message[]>;
+  /** Ranked full-text search over message text and conversation titles; any text is safe. */
+  search(q: string, limit: number): Promise<SearchHit[]>;
   /** Marks messages left `streaming` by a crash as `interrupted`; returns how many. */
   markInterrupted(): Promise<number>;
   health(): StoreHealth;

@@ -27,8 +27,10 @@ import { pathGuard } from './safe-path.js';
 import { refuseNul } from './validation.js';
 import { fastPath, pathOf } from './fast-path.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
-import { chatRoutes } from './routes/chat.js';
+import { chatRoutes, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
+import { searchRoutes } from './routes/search.js';
+import { transferRoutes } from './routes/transfer.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
 import { CONTENT_SECURITY_POLICY, allowedHostNames, clientAddressResolver, cors, hostGuard, isLoopback, rateLimit, securityHeaders } from './security.js';
@@ -41,6 +43,8 @@ export interface AppDeps {
   store: Store;
   chat: ChatService;
   conversations: ConversationService;
+  /** GET /api/chat/:messageId/stream: late viewers of a reply. */
+  following?: ReplyFollowing;
   /** GET /api/models; absent in builds without a provider registry. */
   models?: ModelCatalog;
   status: StatusService;
@@ -221,8 +225,11 @@ export function createApp(deps: AppDeps): BuiltApp {
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
   api.use(statusApi.router);
-  api.use(chatRoutes(deps.chat, deps.access.chatLimits));
+  api.use(chatRoutes(deps.chat, deps.following, deps.access.chatLimits));
+  // Before the :id routes, so /conversations/import is not taken for an id.
+  api.use(transferRoutes(deps.conversations));
   api.use(conversationRoutes(deps.conversations));
+  api.use(searchRoutes(deps.conversations));
   api.use(accessRoutes(access));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
   if (deps.models) api.use(modelRoutes(deps.models));

@@ -30,8 +30,9 @@ export class SseWriter {
     return !this.ended && !this.res.destroyed && !this.res.writableEnded;
   }
 
-  send(event: string, data: unknown): void {
-    if (this.open) this.queue(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  /** `id` becomes the event's id, which a reconnecting client sends back as Last-Event-ID. */
+  send(event: string, data: unknown, id?: number): void {
+    if (this.open) this.queue(`${id === undefined ? '' : `id: ${id}\n`}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   /** Queues frames already formatted (`data: …\n\n`), as OpenAI-style streams send them. */

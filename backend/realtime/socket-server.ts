@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Broadcaster } from '../chat/broadcaster.js';
 import type { ChatService } from '../chat/service.js';
 import type { ConversationService } from '../chat/conversations.js';
+import { RelayRepair, uncovered, type ReplyCatchUp, type ReplyFeed } from '../chat/replies.js';
 import type { TLSSocket } from 'node:tls';
 import type { AccessService, Presented } from '../access/access-service.js';
 import type { ChatLimits } from '../access/chat-limits.js';
@@ -17,8 +18,10 @@ import { refuseNul } from '../http/validation.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import {
+  MAX_MESSAGE_CHARS,
   chatRequestSchema,
   errorBody,
+  type ReplyEvent,
   type Ack,
   type ClientToServerEvents,
   type InterServerEvents,
@@ -56,7 +59,18 @@ export interface RealtimeDeps {
   metricsIntervalMs?: number;
   /** The client address behind a trusted proxy (TRUST_PROXY); the socket peer otherwise. */
   clientAddress?: ClientAddress;
+  /** Where reply events are handed to this instance's other followers (SSE). */
+  feed: ReplyFeed;
+  catchUp: ReplyCatchUp;
+  /** Largest Socket.IO packet read; a bit above the largest chat:send, so those get an answer. */
+  maxPacketBytes?: number;
 }
+
+/**
+ * Socket.IO drops a packet over maxHttpBufferSize without a word (and closes the connection), so
+ * the transport accepts more than a message may hold and the handler answers payload-too-large.
+ */
+export const MAX_SOCKET_PACKET_BYTES = 8 * 1024 * 1024;
 
 /** A handshake refusal as Socket.IO clients receive it: `connect_error` with `err.data`. */
 function refusal(code: string, message: string, extra: Record<string, unknown> = {}): Error {
@@ -100,15 +114,19 @@ function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
 export class Realtime implements Broadcaster {
   readonly io: OrchestraServer;
   private readonly ticker: NodeJS.Timeout;
-  /** Turns a socket started, so they can be cancelled when nobody is left watching. */
-  private readonly turnsBySocket = new Map<string, Set<{ messageId: string; conversationId: string }>>();
+  /**
+   * Sockets catching up on a conversation (between joining and their ack): the reply events they
+   * would have received meanwhile, held back so that each token reaches them exactly once.
+   */
+  private readonly catchingUp = new Map<string, Map<string, ReplyEvent[]>>();
+  private readonly relayed: RelayRepair;
 
   constructor(server: http.Server, private readonly deps: RealtimeDeps) {
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(server, {
       path: '/ws',
       serveClient: false,
       cors: { origin: deps.corsOrigins, credentials: true },
-      maxHttpBufferSize: 1024 * 1024,
+      maxHttpBufferSize: deps.maxPacketBytes ?? MAX_SOCKET_PACKET_BYTES,
       // Runs for every polling request and every WebSocket upgrade, before any Socket.IO state.
       allowRequest: (req, callback) => {
         const host = hostOf(req.headers.host);
@@ -135,6 +153,9 @@ export class Realtime implements Broadcaster {
     });
     this.io.on('connection', (socket) => this.onConnection(socket));
     // A revoked credential's sockets go at once, on this instance and (through the adapter) others.
+    this.relayed = new RelayRepair((e) => this.deliver(e), (id) => deps.conversations.message(id), deps.logger);
+    // Reply events another instance streams: handed to this instance's viewers.
+    this.io.on('reply:event', (event: ReplyEvent) => this.relayed.accept(event));
     this.offRevoked = deps.access.onRevoked((credentialId) => this.io.in(credentialRoom(credentialId)).disconnectSockets(true));
     this.ticker = setInterval(() => void this.tick(), deps.metricsIntervalMs ?? 1000);
     this.ticker.unref();
@@ -225,20 +246,20 @@ export class Realtime implements Broadcaster {
       this.count('chat:send', 'in');
       let release: (() => void) | undefined;
       try {
+        const message = (payload as { message?: unknown } | undefined)?.message;
+        if (typeof message === 'string' && message.length > MAX_MESSAGE_CHARS) {
+          throw new DomainError('too-large', 'payload-too-large', `message must be at most ${MAX_MESSAGE_CHARS} characters`, { limit: MAX_MESSAGE_CHARS });
+        }
         const input = parse(sendSchema, payload);
         release = this.deps.chatLimits.acquire(socket.data.principal);
         const turn = await this.deps.chat().start(
-          { conversationId: input.conversationId, message: input.message, model: input.model, cache: input.cache },
-          // Joined before the first token is emitted, so the sender sees the whole reply.
+          { conversationId: input.conversationId, message: input.message, model: input.model, cache: input.cache, parentId: input.parentId },
+          // Joined before the first token is emitted, so the sender sees the whole reply. A
+          // disconnect does not stop the reply: the sender can join again and catch up.
           { transport: 'socket', log, onStart: ({ conversationId }) => void socket.join(conversationRoom(conversationId)) },
         );
         turn.done.then(release, release);
         release = undefined;
-        const mine = this.turnsBySocket.get(socket.id) ?? new Set();
-        const entry = { messageId: turn.messageId, conversationId: turn.conversationId };
-        mine.add(entry);
-        this.turnsBySocket.set(socket.id, mine);
-        void turn.done.finally(() => mine.delete(entry));
         reply(ack, { conversationId: turn.conversationId, messageId: turn.messageId });
       } catch (err) {
         release?.();
@@ -258,13 +279,21 @@ export class Realtime implements Broadcaster {
 
     socket.on('conversation:join', async (payload, ack) => {
       this.count('conversation:join', 'in');
+      let conversationId: string | undefined;
       try {
-        const { conversationId } = parse(roomSchema, payload);
+        ({ conversationId } = parse(roomSchema, payload));
         await this.deps.conversations.require(conversationId);
+        const buffer = this.holdFor(conversationId, socket.id);
         await socket.join(conversationRoom(conversationId));
-        reply(ack, { joined: conversationId });
+        const snapshots = await this.deps.catchUp.conversation(conversationId, () => buffer);
+        // From here to the end, synchronously: the ack, then what it does not cover, then live.
+        reply(ack, { joined: conversationId, streaming: snapshots.map(({ messageId, seq, content }) => ({ messageId, seq, content })) });
+        const covered = new Map(snapshots.map((s) => [s.messageId, s.seq]));
+        for (const e of uncovered(buffer, covered)) this.emitTo(socket, e);
       } catch (err) {
         fail(ack, err, log);
+      } finally {
+        if (conversationId !== undefined) this.release(conversationId, socket.id);
       }
     });
 
@@ -293,27 +322,59 @@ export class Realtime implements Broadcaster {
 
     socket.on('disconnect', () => {
       metrics.socketClients.set(this.clients);
-      const mine = this.turnsBySocket.get(socket.id);
-      this.turnsBySocket.delete(socket.id);
-      for (const turn of mine ?? []) {
-        // Keep streaming while someone else watches the conversation; otherwise stop paying for it.
-        void this.watchers(conversationRoom(turn.conversationId)).then((count) => {
-          if (count === 0) this.deps.chat().cancel(turn.messageId, 'client-gone');
-        });
-      }
     });
   }
 
-  /** Members of a room on this instance, or on any instance when events fan out through Redis. */
-  private async watchers(room: string): Promise<number> {
-    const local = this.io.sockets.adapter.rooms.get(room)?.size ?? 0;
-    if (local > 0 || !this.clustered) return local;
-    try {
-      return (await this.io.in(room).fetchSockets()).length;
-    } catch {
-      // Other instances did not answer in time: nobody there is known to be watching.
-      return 0;
+  private holdFor(conversationId: string, socketId: string): ReplyEvent[] {
+    let held = this.catchingUp.get(conversationId);
+    if (!held) {
+      held = new Map();
+      this.catchingUp.set(conversationId, held);
     }
+    const buffer: ReplyEvent[] = [];
+    held.set(socketId, buffer);
+    return buffer;
+  }
+
+  private release(conversationId: string, socketId: string): void {
+    const held = this.catchingUp.get(conversationId);
+    held?.delete(socketId);
+    if (held?.size === 0) this.catchingUp.delete(conversationId);
+  }
+
+  private emitTo(socket: OrchestraSocket, e: ReplyEvent): void {
+    if (e.kind === 'token') socket.emit('chat:token', e.event);
+    else if (e.kind === 'done') socket.emit('chat:done', e.event);
+    else socket.emit('chat:error', e.event);
+  }
+
+  /** Hands a reply event to this instance's viewers: SSE followers and the conversation's room. */
+  private deliver(e: ReplyEvent): void {
+    this.deps.feed.publish(e);
+    const room = conversationRoom(e.event.conversationId);
+    const held = this.catchingUp.get(e.event.conversationId);
+    if (held) for (const buffer of held.values()) buffer.push(e);
+    const members = this.io.sockets.adapter.rooms.get(room)?.size ?? 0;
+    // Socket.IO encodes a broadcast even for an empty room; per token that is worth skipping.
+    if (members === 0) return;
+    const target = held ? this.io.local.to(room).except([...held.keys()]) : this.io.local.to(room);
+    if (e.kind === 'token') {
+      target.emit('chat:token', e.event);
+      this.tokensOut ??= this.deps.metrics.socketEvents.labels('chat:token', 'out');
+      this.tokensOut.inc();
+    } else if (e.kind === 'done') {
+      target.emit('chat:done', e.event);
+      this.count('chat:done', 'out');
+    } else {
+      target.emit('chat:error', e.event);
+      this.count('chat:error', 'out');
+    }
+  }
+
+  /** A reply event of this instance: to its own viewers, and to the other instances for theirs. */
+  private send(e: ReplyEvent): void {
+    this.deliver(e);
+    if (this.clustered) this.io.serverSideEmit('reply:event', e);
   }
 
   private async tick(): Promise<void> {
@@ -335,27 +396,15 @@ export class Realtime implements Broadcaster {
   clustered = false;
   private tokensOut: { inc(): void } | undefined;
 
-  /** Socket.IO encodes a broadcast even for an empty room; per token that is worth skipping. */
-  private worthSending(room: string): boolean {
-    return this.clustered || (this.io.sockets.adapter.rooms.get(room)?.size ?? 0) > 0;
-  }
+  token: Broadcaster['token'] = (event) => this.send({ kind: 'token', event });
 
-  token: Broadcaster['token'] = (event) => {
-    const room = conversationRoom(event.conversationId);
-    if (!this.worthSending(room)) return;
-    this.io.to(room).emit('chat:token', event);
-    this.tokensOut ??= this.deps.metrics.socketEvents.labels('chat:token', 'out');
-    this.tokensOut.inc();
-  };
+  done: Broadcaster['done'] = (event) => this.send({ kind: 'done', event });
 
-  done: Broadcaster['done'] = (event) => {
-    this.io.to(conversationRoom(event.conversationId)).emit('chat:done', event);
-    this.count('chat:done', 'out');
-  };
+  error: Broadcaster['error'] = (event) => this.send({ kind: 'error', event });
 
-  error: Broadcaster['error'] = (event) => {
-    this.io.to(conversationRoom(event.conversationId)).emit('chat:error', event);
-    this.count('chat:error', 'out');
+  messageCreated: Broadcaster['messageCreated'] = (event) => {
+    this.io.to(conversationRoom(event.conversationId)).emit('message:created', event);
+    this.count('message:created', 'out');
   };
 
   conversationUpdated: Broadcaster['conversationUpdated'] = (event) => {
@@ -371,6 +420,7 @@ export class Realtime implements Broadcaster {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
+    this.relayed.close();
     this.offRevoked();
     this.io.disconnectSockets(true);
     // io.close() would also close the HTTP server it is attached to; the server closes that itself.

@@ -75,7 +75,7 @@ describe('several instances sharing PostgreSQL and Redis', () => {
     // Joining checks the conversation exists, which B learns once A's write is in PostgreSQL.
     await waitFor(async () => (await title(b, first.conversationId)) === 'open a conversation', 'B sees the conversation', REPLICATED_MS);
     const watcher = await client(b);
-    expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId });
+    expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId, streaming: [] });
     const tokens: TokenEvent[] = [];
     watcher.on('chat:token', (e) => tokens.push(e));
     const done = new Promise<DoneEvent>((resolve) => watcher.on('chat:done', resolve));

@@ -59,7 +59,7 @@ describe('Socket.IO at /ws', () => {
     const first = (await (await t.api('/api/chat', { method: 'POST', json: { message: 'start' } })).json()) as { conversationId: string };
     const watcher = client(t);
     await connected(watcher);
-    expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId });
+    expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId, streaming: [] });
     const tokens: TokenEvent[] = [];
     watcher.on('chat:token', (e) => tokens.push(e));
     const doneSeen = new Promise<DoneEvent>((resolve) => watcher.on('chat:done', resolve));

@@ -120,4 +120,29 @@ export const migrations: Migration[] = [
       )`,
     ],
   },
+  {
+    // Conversations become trees: each message names its parent, a conversation names the leaf of
+    // the branch it shows, and carries its own model and system prompt. A streaming reply keeps
+    // its progress (last seq and token boundaries) so that a viewer on any instance can resume it.
+    // Today's linear conversations become single branches: each message's parent is the one
+    // before it, and the last message is the active leaf.
+    version: 4,
+    name: 'conversation-branches',
+    statements: [
+      `ALTER TABLE messages ADD COLUMN parent_id TEXT`,
+      `ALTER TABLE messages ADD COLUMN stream_progress TEXT`,
+      `ALTER TABLE conversations ADD COLUMN active_leaf_id TEXT`,
+      `ALTER TABLE conversations ADD COLUMN model TEXT`,
+      `ALTER TABLE conversations ADD COLUMN system_prompt TEXT`,
+      `ALTER TABLE conversations ADD COLUMN source_key TEXT`,
+      `UPDATE messages SET parent_id = (
+        SELECT p.id FROM messages p WHERE p.conversation_id = messages.conversation_id AND p.id < messages.id ORDER BY p.id DESC LIMIT 1
+      )`,
+      `UPDATE conversations SET active_leaf_id = (
+        SELECT m.id FROM messages m WHERE m.conversation_id = conversations.id ORDER BY m.id DESC LIMIT 1
+      )`,
+      `CREATE INDEX messages_parent ON messages (conversation_id, parent_id)`,
+      `CREATE INDEX conversations_source ON conversations (source_key)`,
+    ],
+  },
 ];

@@ -2,14 +2,24 @@ import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import type { ChatLimits } from '../../access/chat-limits.js';
 import { principalOf } from '../../access/principal.js';
-import type { ChatService } from '../../chat/service.js';
-import { chatRequestSchema, type CancelResponse, type ChatResponse, type ErrorCode, type Message } from '../../contract/index.js';
+import { messageOf, uncovered, type ReplyCatchUp, type ReplyFeed } from '../../chat/replies.js';
+import type { ChatService, StartedTurn, TurnOptions } from '../../chat/service.js';
+import {
+  chatRequestSchema,
+  type CancelResponse,
+  type ChatResponse,
+  type ErrorCode,
+  type Message,
+  type ReplyEvent,
+} from '../../contract/index.js';
 import { AppError } from '../errors.js';
 import { requestLog } from '../request-context.js';
 import { SseWriter } from '../sse.js';
 import { parseInput } from '../validation.js';
 
 const cancelParams = z.object({ messageId: z.uuid('messageId must be a message id') });
+const regenerateBody = z.strictObject({ stream: z.boolean().optional(), model: z.string().min(1).max(200).optional() });
+const lastEventId = z.coerce.number().int().min(-1);
 
 function failureOf(message: Message): AppError {
   // The stored code was written by this server's chat service, so it is one of the contract's.
@@ -22,56 +32,144 @@ function failureOf(message: Message): AppError {
   });
 }
 
-/** `limits` bounds concurrent replies (MAX_CONCURRENT_CHATS, …_PER_CLIENT); absent means unbounded. */
-export function chatRoutes(chat: ChatService, limits?: ChatLimits): Router {
+/** Sends the SSE frame of a reply event; true when it ends the stream. */
+function sendEvent(sse: SseWriter, e: ReplyEvent): boolean {
+  if (e.kind === 'token') {
+    sse.send('token', e.event, e.event.seq);
+    return false;
+  }
+  if (e.kind === 'done') sse.send('done', e.event);
+  else sse.send('error', e.event);
+  return true;
+}
+
+const errorEventOf = (m: Message): { conversationId: string; messageId: string; code: string; message: string } => ({
+  conversationId: m.conversationId,
+  messageId: m.id,
+  code: m.error?.code ?? 'internal-error',
+  message: m.error?.message ?? 'the reply failed',
+});
+
+const wantsEventStream = (req: Request, stream: boolean | undefined): boolean =>
+  stream === true || (stream === undefined && (req.headers.accept ?? '').includes('text/event-stream'));
+
+/**
+ * Answers a turn like POST /api/chat: JSON with the stored reply, or SSE as it streams. `limits`
+ * bounds concurrent replies (MAX_CONCURRENT_CHATS, …_PER_CLIENT); absent means unbounded.
+ */
+async function answer(
+  req: Request,
+  res: Response,
+  wantsStream: boolean,
+  limits: ChatLimits | undefined,
+  begin: (options: TurnOptions) => Promise<StartedTurn>,
+): Promise<void> {
+  let sse: SseWriter | undefined;
+  // Taken before anything is stored, so a refused request leaves no trace.
+  const release = limits?.acquire(principalOf(req)) ?? (() => {});
+  let started: StartedTurn;
+  try {
+    // A client that goes away does not stop the reply; it can follow it again at /chat/:id/stream.
+    started = await begin({
+      transport: wantsStream ? 'sse' : 'http',
+      log: requestLog(req),
+      onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
+      onToken: wantsStream ? (t) => sse?.send('token', t, t.seq) : undefined,
+    });
+  } catch (err) {
+    release();
+    throw err;
+  }
+  started.done.then(release, release);
+  const message = await started.done;
+  if (sse) {
+    if (message.status === 'error') sse.send('error', errorEventOf(message));
+    else sse.send('done', { conversationId: message.conversationId, message });
+    sse.end();
+    return;
+  }
+  if (res.destroyed) return;
+  if (message.status === 'error') throw failureOf(message);
+  res.status(200).json({ conversationId: message.conversationId, message } satisfies ChatResponse);
+}
+
+export interface ReplyFollowing {
+  feed: ReplyFeed;
+  catchUp: ReplyCatchUp;
+}
+
+/**
+ * GET /chat/:messageId/stream: what was generated so far (after Last-Event-ID), then the rest
+ * live, then done. A finished message answers with its content and done at once.
+ */
+function followRoute({ feed, catchUp }: ReplyFollowing) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const { messageId } = parseInput(cancelParams, req.params, 'messageId');
+    const header = req.headers['last-event-id'];
+    const after = header === undefined || header === '' ? -1 : parseInput(lastEventId, String(header), 'Last-Event-ID');
+    const buffer: ReplyEvent[] = [];
+    let sse: SseWriter | undefined;
+    let live = false;
+    const finish = (): void => {
+      stop();
+      sse?.end();
+    };
+    const stop = feed.onMessage(messageId, (e) => {
+      if (!live || !sse) buffer.push(e);
+      else if (sendEvent(sse, e)) finish();
+    });
+    res.on('close', stop);
+    try {
+      const found = await catchUp.message(messageId, () => buffer);
+      if (!found) throw new AppError(404, 'not-found', `message ${messageId} does not exist`);
+      sse = new SseWriter(res);
+      if ('finished' in found) {
+        const m = found.finished;
+        if (after < 0 && m.content.length > 0) sse.send('token', { conversationId: m.conversationId, messageId: m.id, seq: 0, delta: m.content }, 0);
+        if (m.status === 'error') sse.send('error', errorEventOf(m));
+        else sse.send('done', { conversationId: m.conversationId, message: m });
+        finish();
+        return;
+      }
+      const snap = found.snapshot;
+      // The text so far (after Last-Event-ID) as one token event that carries the last seq.
+      if (snap.seq > after) {
+        const from = after < 0 ? 0 : (snap.ends[after] ?? 0);
+        sse.send('token', { conversationId: snap.conversationId, messageId, seq: snap.seq, delta: snap.content.slice(from) }, snap.seq);
+      }
+      const covered = new Map([[messageId, Math.max(snap.seq, after)]]);
+      for (const e of uncovered(buffer.filter((b) => messageOf(b) === messageId), covered)) {
+        if (sendEvent(sse, e)) {
+          finish();
+          return;
+        }
+      }
+      live = true;
+    } catch (err) {
+      stop();
+      if (!sse) throw err;
+      sse.end();
+    }
+  };
+}
+
+export function chatRoutes(chat: ChatService, following?: ReplyFollowing, limits?: ChatLimits): Router {
   const router = Router();
 
   router.post('/chat', async (req: Request, res: Response) => {
     const body = parseInput(chatRequestSchema, req.body);
-    const wantsStream = body.stream === true || (body.stream === undefined && (req.headers.accept ?? '').includes('text/event-stream'));
-    const log = requestLog(req);
-    let sse: SseWriter | undefined;
-    // Taken before anything is stored, so a refused request leaves no trace.
-    const release = limits?.acquire(principalOf(req)) ?? (() => {});
-    let started;
-    try {
-      started = await chat.start(
-        { conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache },
-        {
-          transport: wantsStream ? 'sse' : 'http',
-          log,
-          onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
-          onToken: wantsStream ? (t) => sse?.send('token', t) : undefined,
-        },
-      );
-    } catch (err) {
-      release();
-      throw err;
-    }
-    started.done.then(release, release);
-    // On Node 20 the request's own 'close' fires once the body is read; the response's tells us the client left.
-    res.on('close', () => {
-      if (!res.writableFinished) chat.cancel(started.messageId, 'client-gone');
-    });
-    const message = await started.done;
-    if (sse) {
-      if (message.status === 'error') {
-        sse.send('error', {
-          conversationId: message.conversationId,
-          messageId: message.id,
-          code: message.error?.code ?? 'internal-error',
-          message: message.error?.message ?? 'the reply failed',
-        });
-      } else {
-        sse.send('done', { conversationId: message.conversationId, message } satisfies ChatResponse);
-      }
-      sse.end();
-      return;
-    }
-    if (res.destroyed) return;
-    if (message.status === 'error') throw failureOf(message);
-    res.status(200).json({ conversationId: message.conversationId, message } satisfies ChatResponse);
+    await answer(req, res, wantsEventStream(req, body.stream), limits, (options) =>
+      chat.start({ conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache, parentId: body.parentId }, options),
+    );
   });
+
+  router.post('/chat/:messageId/regenerate', async (req: Request, res: Response) => {
+    const { messageId } = parseInput(cancelParams, req.params, 'messageId');
+    const body = parseInput(regenerateBody, req.body ?? {});
+    await answer(req, res, wantsEventStream(req, body.stream), limits, (options) => chat.regenerate(messageId, { ...options, model: body.model }));
+  });
+
+  if (following) router.get('/chat/:messageId/stream', followRoute(following));
 
   router.post('/chat/:messageId/cancel', (req: Request, res: Response) => {
     const { messageId } = parseInput(cancelParams, req.params, 'messageId');

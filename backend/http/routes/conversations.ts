@@ -9,13 +9,24 @@ const listQuery = z.object({
   cursor: z.string().min(1).max(500).optional(),
 });
 const idParam = z.object({ id: z.string().min(1).max(100) });
-const renameBody = z.strictObject({
-  title: z
-    .string({ error: (i) => (i.input === undefined ? 'title is required' : 'title must be a string') })
-    .trim()
-    .min(1, 'title must not be empty')
-    .max(200, 'title must be at most 200 characters'),
-});
+const patchBody = z
+  .strictObject({
+    title: z
+      .string({ error: 'title must be a string' })
+      .trim()
+      .min(1, 'title must not be empty')
+      .max(200, 'title must be at most 200 characters')
+      .optional(),
+    activeLeafId: z.uuid('activeLeafId must be a message id').optional(),
+    model: z.string().min(1).max(200).nullable().optional(),
+    systemPrompt: z
+      .string()
+      .max(100_000, 'systemPrompt must be at most 100000 characters')
+      .refine((v) => !v.includes('\u0000'), 'systemPrompt must not contain NUL characters')
+      .nullable()
+      .optional(),
+  })
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'name at least one of title, activeLeafId, model, systemPrompt', path: ['title'] });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -40,8 +51,10 @@ export function conversationRoutes(conversations: ConversationService): Router {
 
   router.patch('/conversations/:id', async (req: Request, res: Response) => {
     const id = conversationId(req);
-    const { title } = parseInput(renameBody, req.body);
-    res.json(await conversations.rename(id, title));
+    const patch = parseInput(patchBody, req.body);
+    // An empty system prompt clears it, like null.
+    if (patch.systemPrompt === '') patch.systemPrompt = null;
+    res.json(await conversations.update(id, patch));
   });
 
   router.delete('/conversations/:id', async (req: Request, res: Response) => {
