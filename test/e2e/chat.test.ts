@@ -120,8 +120,9 @@ describe('chat in the browser', { timeout: 60_000 }, () => {
     await eventually(countOf(validation.getByTestId('finding'))).toBeGreaterThanOrEqual(1);
     const noEval = validation.getByTestId('finding').filter({ hasText: 'no-eval' });
     await eventually(countOf(noEval)).toBe(1);
-    // Positions are lines of the reply: "Run this:", "", "```js", "const input = 1;", "eval(input);".
-    await eventually(textOf(noEval)).toContain('line 5:1');
+    // The finding names its block and the line within it: eval(input) is line 2 of the first block
+    // (line 5 of the reply: "Run this:", "", "```js", "const input = 1;", "eval(input);").
+    await eventually(textOf(noEval)).toContain('block 1, line 2:1');
     // The stored verdict comes back after a reload.
     await page.reload();
     await eventually(attrOf(assistant(page, 'complete').last().getByTestId('validation'), 'data-verdict')).toBe('fail');

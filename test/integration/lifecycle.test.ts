@@ -247,8 +247,9 @@ describe('orchestra serve', { timeout: 120_000 }, () => {
     // Nothing but the banner and the shutdown notes: no request lines, no JSON, no config dump.
     expect(p.out()).toBe('');
     expect(p.err()).not.toMatch(/[{]"level"/);
-    // The token shows up only inside the pairing link, never in a log line.
-    expect(p.err().split('\n').filter((l) => l.includes(token))).toEqual([expect.stringMatching(/^ {2}pair a browser: {2}http/)]);
+    // The token never shows up: the pairing line carries a one-time code instead.
+    expect(p.err().split('\n').filter((l) => l.includes(token))).toEqual([]);
+    expect(p.err().split('\n').filter((l) => l.includes('/pair?code='))).toEqual([expect.stringMatching(/^ {2}pair a browser: {2}http/)]);
     const file = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; route?: string });
     expect(file.filter((l) => l.msg === 'request' && l.route === '/api/conversations')).toHaveLength(3);
     expect(file.some((l) => l.msg === 'orchestra is ready')).toBe(true);

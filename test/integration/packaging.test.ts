@@ -101,6 +101,7 @@ describe('the packed desktop app', () => {
       '/dist/preload/index.cjs',
       '/dist/renderer/index.html',
       '/dist/backend/orchestra.cjs',
+      '/dist/backend/governance-worker.cjs',
       '/resources/governance/config.yaml',
     ]) {
       expect(asarFiles).toContain(file);

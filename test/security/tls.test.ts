@@ -56,7 +56,7 @@ describe('TLS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
   });
 
   it('the pairing cookie carries Secure', async () => {
-    const res = await get(`${t.server.url}/pair?token=${encodeURIComponent(t.token)}`, ca);
+    const res = await get((await t.server.pairingLink()).url, ca);
     expect(res.status).toBe(303);
     expect(String(res.headers['set-cookie'])).toMatch(/; Secure/);
   });

@@ -32,6 +32,8 @@ export const SHIPPED = [
   '@socket.io/redis-adapter',
   '@secretlint/core',
   '@secretlint/secretlint-rule-preset-recommend',
+  // The governance pool: piscina starts its workers from a script of its own package.
+  'piscina',
 ];
 
 /**
@@ -180,7 +182,7 @@ const common = {
 };
 
 export async function stage(outDir = path.join(root, 'build', 'desktop-app'), { platform = process.platform, arch = process.arch } = {}) {
-  for (const required of ['main/index.js', 'main/backend-entry.js', 'preload/index.cjs', 'backend/cli/main.js', 'renderer/index.html']) {
+  for (const required of ['main/index.js', 'main/backend-entry.js', 'preload/index.cjs', 'backend/cli/main.js', 'backend/governance/worker.js', 'renderer/index.html']) {
     if (!existsSync(path.join(dist, required))) throw new Error(`dist/${required} is missing: run "npm run build" first`);
   }
   rmSync(outDir, { recursive: true, force: true });
@@ -210,6 +212,13 @@ export async function stage(outDir = path.join(root, 'build', 'desktop-app'), { 
         plugins: [externals(['source-map-support', ...engine.externals])],
       }),
     ),
+    // The governance worker script, beside the CLI bundle where the pool looks for it.
+    build({
+      ...common,
+      entryPoints: [path.join(dist, 'backend/governance/worker.js')],
+      outfile: out('dist/backend/governance-worker.cjs'),
+      plugins: [externals(['source-map-support', ...ENGINE_BUNDLES.map((e) => e.name)])],
+    }),
     build({ ...common, entryPoints: [path.join(dist, 'main/backend-entry.js')], outfile: out('dist/main/backend-entry.js'), plugins: [throughCli, externals([])] }),
     build({ ...common, entryPoints: [path.join(dist, 'main/index.js')], outfile: out('dist/main/index.js'), plugins: [externals([])] }),
   ]);

@@ -17,7 +17,7 @@ export const LAYERS = {
   providers: ['backend/providers'],
   storage: ['backend/data', 'backend/cache', 'backend/redis'],
   /** Used by every layer above; imports none of them. */
-  foundation: ['backend/config', 'backend/breaker', 'backend/logging', 'backend/paths.ts', 'backend/errors.ts'],
+  foundation: ['backend/config', 'backend/breaker', 'backend/logging', 'backend/paths.ts', 'backend/errors.ts', 'backend/private-files.ts'],
   /** The wire: imports nothing else of the backend. */
   contract: ['backend/contract'],
   desktop: ['main', 'preload'],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ChatLimits } from '../../../backend/access/chat-limits.js';
-import { AppError } from '../../../backend/http/errors.js';
+import { DomainError } from '../../../backend/errors.js';
+import { httpStatusOf } from '../../../backend/http/errors.js';
 import { OWNER, type Principal } from '../../../backend/access/principal.js';
 
 const alice: Principal = { kind: 'token', id: 'a', name: 'alice', scope: 'user' };
@@ -11,7 +12,7 @@ const codeOf = (fn: () => unknown): string | undefined => {
     fn();
     return undefined;
   } catch (err) {
-    return err instanceof AppError ? `${err.status} ${err.code}` : 'other';
+    return err instanceof DomainError ? `${httpStatusOf(err)} ${err.code}` : 'other';
   }
 };
 
