@@ -56,9 +56,9 @@ describe('migration to branches', () => {
   it('makes single branches of linear conversations on SQLite', async () => {
     const { db } = openSqlite(path.join(tempDir(), 'app.db'));
     try {
-      await migrate(db, { migrations: migrations.filter((m) => m.version < 3) });
+      await migrate(db, { migrations: migrations.filter((m) => m.version < 4) });
       const seeded = await seedLinear(db);
-      expect(await migrate(db)).toEqual([3]);
+      expect(await migrate(db)).toEqual([4]);
       await checkBranches(db, 'sqlite', seeded);
     } finally {
       await db.destroy();
@@ -69,9 +69,9 @@ describe('migration to branches', () => {
     const database = await pg.createDatabase('migrate');
     const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 5000, queryTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
     try {
-      await migrate(target.db, { migrations: migrations.filter((m) => m.version < 3) });
+      await migrate(target.db, { migrations: migrations.filter((m) => m.version < 4) });
       const seeded = await seedLinear(target.db);
-      expect(await migrate(target.db)).toEqual([3]);
+      expect(await migrate(target.db)).toEqual([4]);
       await checkBranches(target.db, 'postgres', seeded);
     } finally {
       await target.close();

@@ -108,9 +108,15 @@ describe('concurrent chat limits', () => {
     expect(bobRefused.error?.code).toBe('too-many-chats');
     expect(provider.requests.filter((r) => r.path.includes('chat')).length).toBe(4);
 
-    // Replies that end give their slots back.
+    // Replies that end give their slots back. A client that goes away no longer ends its reply
+    // (it can resume it), so the held ones are cancelled: every streaming reply titled "hold on".
     held.abort();
-    await waitFor(() => provider.activeStreams() === 1, 'the aborted replies to stop');
+    const list = (await (await s.api('/api/conversations')).json()) as { items: Array<{ id: string; title: string }> };
+    for (const c of list.items.filter((i) => i.title === 'hold on')) {
+      const page = (await (await s.api(`/api/conversations/${c.id}`)).json()) as { messages: Array<{ id: string; role: string; status: string }> };
+      for (const m of page.messages) if (m.role === 'assistant' && m.status === 'streaming') expect((await s.api(`/api/chat/${m.id}/cancel`, { method: 'POST' })).status).toBe(202);
+    }
+    await waitFor(() => provider.activeStreams() === 1, 'the cancelled replies to stop');
     const res = await streamChat(s, alice, new AbortController().signal);
     expect(res.status).toBe(200);
     await res.body?.cancel();
