@@ -123,12 +123,17 @@ export class ConversationService {
   }
 
   /** Applies mutations that touch one conversation and invalidates its cached views. */
-  async write(conversationId: string, mutations: Mutation[]): Promise<void> {
+  async write(conversationId: string, mutations: Mutation[], options: { listChanged?: boolean } = {}): Promise<void> {
     await this.store.apply(mutations);
-    await this.invalidate(conversationId);
+    await this.invalidate(conversationId, options);
   }
 
-  invalidate(conversationId: string): Promise<void> {
-    return this.cache.invalidate([pageKey(conversationId)], [LIST_PREFIX]);
+  /**
+   * Drops the cached views of a conversation. `listChanged: false` keeps the cached conversation
+   * lists: a streaming reply's progress changes its page, not any list, and it is written every
+   * few hundred milliseconds while the reply lasts.
+   */
+  invalidate(conversationId: string, { listChanged = true }: { listChanged?: boolean } = {}): Promise<void> {
+    return this.cache.invalidate([pageKey(conversationId)], listChanged ? [LIST_PREFIX] : []);
   }
 }

@@ -373,7 +373,7 @@ export class ChatService {
         updatedAt: new Date().toISOString(),
       };
       writing = this.deps.conversations
-        .write(assistant.conversationId, [{ kind: 'message.upsert', row }])
+        .write(assistant.conversationId, [{ kind: 'message.upsert', row }], { listChanged: false })
         .then(
           () => {
             written = seq;
