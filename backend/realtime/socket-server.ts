@@ -403,7 +403,10 @@ export class Realtime implements Broadcaster {
   error: Broadcaster['error'] = (event) => this.send({ kind: 'error', event });
 
   messageCreated: Broadcaster['messageCreated'] = (event) => {
-    this.io.to(conversationRoom(event.conversationId)).emit('message:created', event);
+    const room = conversationRoom(event.conversationId);
+    // Socket.IO encodes a broadcast even for an empty room; two per turn are worth skipping.
+    if (!this.clustered && (this.io.sockets.adapter.rooms.get(room)?.size ?? 0) === 0) return;
+    this.io.to(room).emit('message:created', event);
     this.count('message:created', 'out');
   };
 
