@@ -9,11 +9,12 @@ import { ConversationService } from './chat/conversations.js';
 import { ConversationThreads } from './chat/threads.js';
 import { ReplyCatchUp, ReplyFeed } from './chat/replies.js';
 import { ChatService, type ReplyValidator } from './chat/service.js';
-import { describeConfig } from './config/load.js';
+import { describeConfig, type ConfigSource } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { passwordOf, registerSecret } from './config/secrets.js';
 import { openStore } from './data/open.js';
 import { LiveSettings, type ReconfigureResult } from './settings/live-settings.js';
+import { SettingsService } from './settings/settings-service.js';
 import type { Store } from './data/store.js';
 import { ValidationService } from './governance/validation-service.js';
 import { createApp } from './http/app.js';
@@ -49,6 +50,11 @@ export interface StartOptions {
   metricsIntervalMs?: number;
   /** The access concern's clock (pairing-code expiry, lock-out windows); tests move it. */
   now?: () => number;
+  /**
+   * Where each config value came from (loadConfig's `sources`): the settings API reports it and
+   * refuses to change values fixed by the environment or a flag. None means every value is a default.
+   */
+  sources?: Record<string, ConfigSource>;
 }
 
 export interface RunningServer {
@@ -58,6 +64,7 @@ export interface RunningServer {
   port: number;
   wsPort: number;
   token: string;
+  /** The config in effect: as loaded, with settings stored through the settings API applied. */
   config: Config;
   logger: Logger;
   logFile: string | undefined;
@@ -92,28 +99,37 @@ async function step(log: Logger, name: string, timeoutMs: number, fn: () => Prom
  * The composition root: the one place that builds every concern and wires them together. The CLI,
  * the desktop host and the tests all start the server through here.
  */
-export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(loaded: Config, options: StartOptions = {}): Promise<RunningServer> {
   // Read first: a bad certificate or key stops start-up before anything is opened.
-  const tls = loadTls(config);
+  const tls = loadTls(loaded);
   const limits: ListenerOptions = {
-    headersTimeoutMs: config.headersTimeoutMs,
-    requestTimeoutMs: config.requestTimeoutMs,
-    maxConnections: config.maxConnections,
+    headersTimeoutMs: loaded.headersTimeoutMs,
+    requestTimeoutMs: loaded.requestTimeoutMs,
+    maxConnections: loaded.maxConnections,
     tls,
   };
-  makePrivateDir(config.dataDir);
-  registerSecret(config.apiToken);
-  registerSecret(config.llmApiKey);
-  registerSecret(passwordOf(config.databaseUrl));
-  registerSecret(passwordOf(config.redisUrl));
+  makePrivateDir(loaded.dataDir);
+  registerSecret(loaded.apiToken);
+  registerSecret(loaded.llmApiKey);
+  registerSecret(passwordOf(loaded.databaseUrl));
+  registerSecret(passwordOf(loaded.redisUrl));
   const logging = createLogger({
-    level: config.logLevel,
-    dataDir: config.dataDir,
-    toFile: config.logToFile,
-    format: config.logFormat,
+    level: loaded.logLevel,
+    dataDir: loaded.dataDir,
+    toFile: loaded.logToFile,
+    format: loaded.logFormat,
     ...(options.logStream ? { stdout: options.logStream } : {}),
   });
   const logger = logging.logger;
+  // Stored settings come before anything else opens: DATABASE_URL and REDIS_URL may be among them.
+  let settings: SettingsService;
+  try {
+    settings = await SettingsService.open({ config: loaded, sources: options.sources, logger });
+  } catch (err) {
+    await logging.close();
+    throw err;
+  }
+  const config = settings.effectiveConfig(loaded);
   const token = resolveToken(config.apiToken, config.dataDir);
   registerSecret(token);
 
@@ -160,6 +176,22 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       logger,
     });
     const liveProviders = providers;
+    // CORS_ORIGINS as it is now: the HTTP CORS middleware and the Socket.IO origin check read it on
+    // every request, so a change through the settings API applies to the very next one.
+    let corsOrigins: readonly string[] = config.corsOrigins;
+    const currentOrigins = (): readonly string[] => corsOrigins;
+    const live = new LiveSettings(liveStore, config, logger, liveProviders);
+    const applyLive = async (next: Partial<Config>): Promise<ReconfigureResult> => {
+      const { corsOrigins: origins, ...rest } = next;
+      const result = await live.apply(rest);
+      if (origins !== undefined && JSON.stringify(origins) !== JSON.stringify(corsOrigins)) {
+        corsOrigins = [...origins];
+        result.applied.push('corsOrigins');
+        logger.info({ corsOrigins }, 'CORS_ORIGINS changed');
+      }
+      return result;
+    };
+    settings.bindApply(applyLive);
 
     const startedAt = Date.now();
     const broadcaster = new DeferredBroadcaster();
@@ -229,6 +261,8 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tls: tls !== undefined,
       startedAt,
       threads: new ConversationThreads(liveCache, conversations),
+      settings,
+      corsOrigins: currentOrigins,
     });
     const httpServer = createHttpServer(app, fast, limits);
     const port = await listen(httpServer, config.apiPort, config.host, 'HTTP');
@@ -255,9 +289,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       rateWindows,
       rateLimitPerMinute: config.rateLimitPerMinute,
       chatLimits,
-      originAllowed: originChecker({ listed: config.corsOrigins, ports: [port, wsPort] }),
+      originAllowed: originChecker({ listed: currentOrigins, ports: [port, wsPort] }),
       allowedHosts: allowedHostNames(config.host, config.allowedHosts),
-      corsOrigins: config.corsOrigins,
+      corsOrigins: currentOrigins,
       clientAddress: clientAddressResolver(config.trustProxy),
       logger,
       metrics,
@@ -302,6 +336,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
         await step(logger, 'governance', t, () => validation.close());
         await step(logger, 'cache', t, () => liveCache.close());
         await step(logger, 'database', t, () => liveStore.close());
+        await step(logger, 'settings', t, () => settings.close());
         breakers.shutdown();
         metrics.close();
         logger.info('stopped');
@@ -309,7 +344,6 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       })();
       return closed;
     };
-    const live = new LiveSettings(liveStore, config, logger, liveProviders);
     const provider = async (): Promise<ProviderStatus> => {
       await liveProviders.resolve().catch(() => undefined);
       return liveProviders.current();
@@ -330,11 +364,13 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       tls: tls !== undefined,
       pairingLink,
       provider,
-      reconfigure: (next) => live.apply(next),
+      // Stored settings keep winning over the file values a SIGHUP or the desktop app passes.
+      reconfigure: (next) => applyLive(settings.reconfigured(next)),
       close,
     };
   } catch (err) {
     cleanups.push(
+      { name: 'settings', run: () => settings.close() },
       { name: 'providers', run: async () => providers?.close() },
       { name: 'cache', run: async () => cache?.close() },
       { name: 'database', run: async () => store?.close() },

@@ -11,17 +11,20 @@ import { runBackend, type ParentPortLike, type RunningBackend } from './backend-
 function configFor(overrides: BackendOverrides) {
   const dataDir = typeof overrides.dataDir === 'string' ? overrides.dataDir : process.cwd();
   // config.yaml and .env are read from the data directory, so a desktop user can keep one there.
-  return loadConfig({ env: process.env, cwd: dataDir, overrides }).config;
+  return loadConfig({ env: process.env, cwd: dataDir, overrides });
 }
 
 async function start(overrides: BackendOverrides): Promise<RunningBackend> {
-  const server = await startServer(configFor(overrides));
+  const loaded = configFor(overrides);
+  // The sources let the settings API lock what the environment fixes; the app's own preferences
+  // (overrides) count as file values, which a value saved through the API replaces.
+  const server = await startServer(loaded.config, { sources: loaded.sources });
   return {
     url: server.url,
     token: server.token,
     close: () => server.close(),
     // The whole config is passed: the backend compares it key by key with the running one.
-    reconfigure: (next) => server.reconfigure(configFor(next)),
+    reconfigure: (next) => server.reconfigure(configFor(next).config),
   };
 }
 

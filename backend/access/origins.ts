@@ -6,8 +6,8 @@
  * server's ports) or listed in CORS_ORIGINS.
  */
 export interface OriginPolicy {
-  /** CORS_ORIGINS, as configured. */
-  listed: string[];
+  /** CORS_ORIGINS: the list, or a function read on every check when the list can change live. */
+  listed: readonly string[] | (() => readonly string[]);
   /** The ports this server answers on (the API port and, when separate, the Socket.IO one). */
   ports: number[];
 }
@@ -21,18 +21,29 @@ function normalized(origin: string): URL | undefined {
   }
 }
 
+function originSet(list: readonly string[]): Set<string> {
+  const set = new Set<string>();
+  for (const o of list) {
+    const url = normalized(o);
+    if (url) set.add(url.origin);
+  }
+  return set;
+}
+
 const portOf = (url: URL): number => (url.port !== '' ? Number(url.port) : url.protocol === 'https:' ? 443 : 80);
 
 export function originChecker(policy: OriginPolicy): (origin: string, hostHeader: string | undefined, encrypted: boolean) => boolean {
-  const listed = new Set<string>();
-  for (const o of policy.listed) {
-    const url = normalized(o);
-    if (url) listed.add(url.origin);
-  }
+  const current = typeof policy.listed === 'function' ? policy.listed : ((l) => () => l)(policy.listed);
+  let source = current();
+  let listed = originSet(source);
   const ports = new Set(policy.ports);
   return (origin, hostHeader, encrypted) => {
     const from = normalized(origin);
     if (from === undefined) return false;
+    if (current() !== source) {
+      source = current();
+      listed = originSet(source);
+    }
     if (listed.has(from.origin)) return true;
     if (hostHeader === undefined) return false;
     const scheme = encrypted ? 'https:' : 'http:';

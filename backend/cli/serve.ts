@@ -68,7 +68,7 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
 
   let server;
   try {
-    server = await startServer(loaded.config);
+    server = await startServer(loaded.config, { sources: loaded.sources });
   } catch (err) {
     if (err instanceof PortInUseError || err instanceof MigrationError || err instanceof ConfigError) {
       io.stderr.write(`orchestra: ${err.message}\n`);
@@ -89,7 +89,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
   }
   io.stderr.write(
     banner({
-      config: loaded.config,
+      // With settings stored through the settings API in effect.
+      config: server.config,
       url: server.url,
       wsUrl: server.wsUrl,
       pairing,

@@ -8,5 +8,6 @@ export * from './conversations.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './metrics.js';
+export * from './settings.js';
 export * from './status.js';
 export * from './validation.js';

@@ -58,6 +58,13 @@ export interface SchemaMigrationsTable {
   applied_at: string;
 }
 
+export interface SettingsTable {
+  key: string;
+  value: string;
+  encrypted: number;
+  updated_at: string;
+}
+
 export interface ApiTokensTable {
   id: string;
   name: string;
@@ -94,4 +101,6 @@ export interface Database {
   messages: MessagesTable;
   validations: ValidationsTable;
   schema_migrations: SchemaMigrationsTable;
+  /** Only in DATA_DIR/settings.db (see settings-store.ts). */
+  settings: SettingsTable;
 }

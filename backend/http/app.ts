@@ -12,6 +12,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import type { MetricsSnapshotter } from '../metrics/snapshot.js';
 import type { StatusService } from '../status/status.js';
+import type { SettingsService } from '../settings/settings-service.js';
 import type { AccessService } from '../access/access-service.js';
 import type { ChatLimits } from '../access/chat-limits.js';
 import { accessGuard, accessRoutes, pairingRoute } from './access.js';
@@ -30,6 +31,7 @@ import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
 import { searchRoutes } from './routes/search.js';
+import { settingsRoutes } from './routes/settings.js';
 import { transferRoutes } from './routes/transfer.js';
 import { modelRoutes } from './routes/models.js';
 import { probeRoutes, prometheusRoute, statusRoutes } from './routes/health.js';
@@ -62,6 +64,10 @@ export interface AppDeps {
   startedAt?: number;
   /** Lets /v1 clients that name no conversation continue theirs. */
   threads?: ConversationThreads;
+  /** GET/PATCH /api/settings (admin). */
+  settings?: SettingsService;
+  /** CORS_ORIGINS as it is now (the settings API changes it live); config.corsOrigins otherwise. */
+  corsOrigins?: () => readonly string[];
 }
 
 /** Routes polled often; their successful requests are logged at debug to keep logs readable. */
@@ -220,7 +226,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   app.get('/pair', limit, pairingRoute(access, lockout));
 
   const api = express.Router();
-  const apiGuards: RequestHandler[] = [cors(config.corsOrigins), limit, tokenGuard];
+  const apiGuards: RequestHandler[] = [cors(deps.corsOrigins ?? config.corsOrigins), limit, tokenGuard];
   api.use(...apiGuards);
   api.use(jsonBodyParser(config.bodyLimitBytes));
   const statusApi = statusRoutes(deps.status, deps.snapshotter);
@@ -232,6 +238,7 @@ export function createApp(deps: AppDeps): BuiltApp {
   api.use(searchRoutes(deps.conversations));
   api.use(accessRoutes(access));
   if (deps.breakers) api.use(breakerRoutes(deps.breakers));
+  if (deps.settings) api.use(settingsRoutes(deps.settings));
   if (deps.models) api.use(modelRoutes(deps.models));
   if (deps.validateRouter) api.use(deps.validateRouter);
   else {

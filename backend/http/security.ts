@@ -101,10 +101,18 @@ export function securityHeaders(_req: Request, res: Response, next: NextFunction
 }
 
 /** CORS for an explicit origin list; never `*`, because every API call carries a credential. */
-export function cors(origins: string[]) {
-  const allowed = new Set(origins);
+export function cors(origins: readonly string[] | (() => readonly string[])) {
+  // A function is read on every request, so a list changed through the settings API applies at
+  // once; the set is rebuilt only when the list itself is replaced.
+  const current = typeof origins === 'function' ? origins : () => origins;
+  let list = current();
+  let allowed = new Set(list);
   return (req: Request, res: Response, next: NextFunction): void => {
     const origin = req.headers.origin;
+    if (origin !== undefined && current() !== list) {
+      list = current();
+      allowed = new Set(list);
+    }
     if (origin === undefined || !allowed.has(origin)) {
       if (origin !== undefined && req.method === 'OPTIONS') {
         next(new AppError(403, 'origin-not-allowed', `Origin ${origin} is not allowed; add it to CORS_ORIGINS`));

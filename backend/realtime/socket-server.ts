@@ -52,7 +52,8 @@ export interface RealtimeDeps {
   /** Whether a browser Origin may connect (the server's own, or listed in CORS_ORIGINS). */
   originAllowed: (origin: string, hostHeader: string | undefined, encrypted: boolean) => boolean;
   allowedHosts: Set<string>;
-  corsOrigins: string[];
+  /** CORS_ORIGINS, read on every handshake (the settings API changes it live). */
+  corsOrigins: () => readonly string[];
   logger: Logger;
   metrics: Metrics;
   snapshotter: MetricsSnapshotter;
@@ -125,7 +126,12 @@ export class Realtime implements Broadcaster {
     this.io = new Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>(server, {
       path: '/ws',
       serveClient: false,
-      cors: { origin: deps.corsOrigins, credentials: true },
+      // A function, so the CORS headers follow the current list; allowRequest below is what refuses.
+      cors: {
+        origin: (origin: string | undefined, callback: (err: Error | null, allow?: boolean) => void) =>
+          callback(null, origin !== undefined && deps.corsOrigins().includes(origin)),
+        credentials: true,
+      },
       maxHttpBufferSize: deps.maxPacketBytes ?? MAX_SOCKET_PACKET_BYTES,
       // Runs for every polling request and every WebSocket upgrade, before any Socket.IO state.
       allowRequest: (req, callback) => {
