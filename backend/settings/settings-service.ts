@@ -260,7 +260,7 @@ export class SettingsService {
       }
       const json = JSON.stringify(value);
       const encrypted = ENCRYPTED_KEYS.has(key);
-      puts.push({ key, value: encrypted ? this.box.seal(key, json) : json, encrypted });
+      puts.push({ key, value: encrypted ? this.seal(key, json) : json, encrypted });
     }
     await this.store.save(puts, removals);
     for (const [key, value] of changes) {
@@ -269,14 +269,14 @@ export class SettingsService {
     }
 
     const after = this.effective();
-    const audit: Record<string, unknown> = {};
-    for (const key of changes.keys()) {
-      audit[key] = {
-        from: SECRET_KEYS.has(key) ? (before[key] === undefined ? 'unset' : '***') : shown(key, before[key]),
-        to: SECRET_KEYS.has(key) ? (after[key] === undefined ? 'unset' : '***') : shown(key, after[key]),
-        source: this.sourceOf(key),
-      };
-    }
+    // A list of {setting, from, to}: a secret's name is never a log field (the logger redacts
+    // those), and a secret's value shows only as set or unset.
+    const audit = [...changes.keys()].map((key) => ({
+      setting: key,
+      from: SECRET_KEYS.has(key) ? (before[key] === undefined ? 'unset' : 'set') : shown(key, before[key]),
+      to: SECRET_KEYS.has(key) ? (after[key] === undefined ? 'unset' : 'set') : shown(key, after[key]),
+      source: this.sourceOf(key),
+    }));
     this.logger.info(
       { audit: 'settings-changed', credential: actor.name, credentialKind: actor.kind, changes: audit, applied: result.applied, restartRequired: result.restartRequired },
       `settings changed by ${actor.name}: ${[...changes.keys()].join(', ')}`,
@@ -320,6 +320,16 @@ export class SettingsService {
       changes.set(name, result.data as Value);
     }
     return changes;
+  }
+
+  private seal(key: SettingKey, json: string): string {
+    try {
+      return this.box.seal(key, json);
+    } catch (err) {
+      if (!(err instanceof SecretBoxError)) throw err;
+      this.logger.error({ setting: key, reason: err.message }, `${key} cannot be stored encrypted: ${err.message}`);
+      throw new DomainError('internal', 'internal-error', `${key} cannot be stored encrypted: ${err.message}`);
+    }
   }
 
   private effective(): LiveValues {
