@@ -365,7 +365,11 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
       pairingLink,
       provider,
       // Stored settings keep winning over the file values a SIGHUP or the desktop app passes.
-      reconfigure: (next) => applyLive(settings.reconfigured(next)),
+      reconfigure: async (next) => {
+        const result = await applyLive(settings.withStored(next));
+        settings.noteApplied(next, result.applied);
+        return result;
+      },
       close,
     };
   } catch (err) {

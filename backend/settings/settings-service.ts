@@ -208,17 +208,26 @@ export class SettingsService {
 
   /**
    * A reconfigure from outside the API (SIGHUP, the desktop app) passes the whole config as the
-   * loader sees it, without stored settings: those values become the new base, and stored values
-   * keep winning over them as they did at start-up.
+   * loader sees it, without stored settings: stored values keep winning over it, as at start-up.
    */
-  reconfigured(next: Partial<Config>): Partial<Config> {
+  withStored(next: Partial<Config>): Partial<Config> {
     const out: Partial<Config> = { ...next };
-    for (const key of SETTING_KEYS) {
-      if (key in next) this.setBase(key, next[key] as Value);
-      const stored = this.stored.get(key);
-      if (stored !== undefined && !isLockedSource(this.baseSources[key])) this.setOut(out, key, stored);
+    for (const [key, value] of this.stored) {
+      if (!isLockedSource(this.baseSources[key])) this.setOut(out, key, value);
     }
     return out;
+  }
+
+  /**
+   * After such a reconfigure: the values it applied, and those a stored value hides, become the
+   * base that GET reports and that clearing a stored value returns to.
+   */
+  noteApplied(next: Partial<Config>, applied: readonly string[]): void {
+    for (const key of SETTING_KEYS) {
+      if (!(key in next)) continue;
+      const hidden = this.stored.has(key) && !isLockedSource(this.baseSources[key]);
+      if (applied.includes(key) || hidden) this.setOut(this.base, key, next[key] as Value);
+    }
   }
 
   /** Validates, applies and stores a partial update; serialized, so two PATCHes never interleave. */
@@ -343,10 +352,6 @@ export class SettingsService {
   private sourceOf(key: SettingKey): SettingSource {
     const base = this.baseSources[key];
     return this.stored.has(key) && !isLockedSource(base) ? 'stored' : base;
-  }
-
-  private setBase(key: SettingKey, value: Value): void {
-    this.setOut(this.base, key, value);
   }
 
   private setOut(target: Partial<LiveValues>, key: SettingKey, value: Value): void {

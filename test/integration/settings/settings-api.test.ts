@@ -215,6 +215,25 @@ describe('PATCH /api/settings', () => {
   });
 });
 
+describe('RunningServer.reconfigure (SIGHUP, the desktop app) with stored settings', () => {
+  it('keeps stored values over the file values it passes, and applies the rest live', async () => {
+    const provider = await h.provider();
+    const s = await h.start({ overrides: { llmBaseUrl: provider.url } });
+    expect((await patch(s, { llmModel: 'fake-model-2' })).status).toBe(200);
+    const result = await s.server.reconfigure({ llmBaseUrl: provider.url, llmModel: 'file-model', corsOrigins: ['https://desk.example'] });
+    expect(result).toEqual({ applied: ['corsOrigins'], restartRequired: [] });
+    const settings = await read(s);
+    expect(settings.llmModel).toEqual({ value: 'fake-model-2', source: 'stored', locked: false });
+    expect(settings.corsOrigins).toEqual({ value: ['https://desk.example'], source: 'default', locked: false });
+    await chat(s);
+    expect((provider.requests.at(-1)?.body as { model?: string }).model).toBe('fake-model-2');
+    // Cleared, the stored value gives way to the one the reconfigure passed, live.
+    const cleared = await patch(s, { llmModel: null });
+    expect(cleared.body.settings.llmModel.value).toBe('file-model');
+    expect(cleared.body.applied).toEqual(['llmModel']);
+  });
+});
+
 describe('stored settings at rest and across restarts', () => {
   it('keeps secrets encrypted in the database under a 0600 key file, and survives a restart', async () => {
     const provider = await h.provider();

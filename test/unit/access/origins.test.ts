@@ -28,3 +28,17 @@ describe('originChecker', () => {
     expect(allowed(origin, host, tls)).toBe(expected);
   });
 });
+
+describe('originChecker with a live list', () => {
+  it('reads the list on every check, so a replaced list applies to the next handshake', () => {
+    let listed: readonly string[] = [];
+    const check = originChecker({ listed: () => listed, ports: [8000] });
+    expect(check('https://frontend.example', '127.0.0.1:8000', false)).toBe(false);
+    listed = ['https://frontend.example'];
+    expect(check('https://frontend.example', '127.0.0.1:8000', false)).toBe(true);
+    listed = [];
+    expect(check('https://frontend.example', '127.0.0.1:8000', false)).toBe(false);
+    // The server's own origin is allowed whatever the list says.
+    expect(check('http://127.0.0.1:8000', '127.0.0.1:8000', false)).toBe(true);
+  });
+});
