@@ -171,7 +171,7 @@ export class SettingsService {
           logger.error({ setting: row.key }, `stored setting ${row.key} is not a valid value; it is treated as unset`);
           continue;
         }
-        stored.set(row.key, result.data as Value);
+        stored.set(row.key, result.data);
       }
     } catch (err) {
       await store.close();
@@ -226,7 +226,7 @@ export class SettingsService {
     for (const key of SETTING_KEYS) {
       if (!(key in next)) continue;
       const hidden = this.stored.has(key) && !isLockedSource(this.baseSources[key]);
-      if (applied.includes(key) || hidden) this.setOut(this.base, key, next[key] as Value);
+      if (applied.includes(key) || hidden) this.setOut(this.base, key, next[key]);
     }
   }
 
@@ -326,7 +326,7 @@ export class SettingsService {
         throw invalid(`${name}: ${issue}; expected ${fields[name].doc}`, { field: name });
       }
       if (name === 'corsOrigins') checkOrigins(result.data as string[]);
-      changes.set(name, result.data as Value);
+      changes.set(name, result.data);
     }
     return changes;
   }
