@@ -242,7 +242,18 @@ export class SettingsService {
   }
 
   private async updateNow(input: unknown, actor: SettingsActor): Promise<SettingsUpdateBody> {
-    const changes = this.parse(input);
+    let changes: Map<SettingKey, Value | null>;
+    try {
+      changes = this.parse(input);
+    } catch (err) {
+      const refused = err as DomainError;
+      // Refusals are audited too: a locked key someone tried to change is worth knowing about.
+      this.logger.info(
+        { audit: 'settings-refused', credential: actor.name, credentialKind: actor.kind, code: refused.code, field: (refused.details as { field?: string } | undefined)?.field },
+        `settings change by ${actor.name} refused: ${refused.message}`,
+      );
+      throw err;
+    }
     const before = this.effective();
     const next: Partial<Config> = {};
     for (const [key, value] of changes) {

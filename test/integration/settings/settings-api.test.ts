@@ -94,6 +94,8 @@ describe('PATCH /api/settings', () => {
     expect((await patch(s, { llmBaseUrl: 'http://127.0.0.1:9/v1', llmModel: 'other' })).status).toBe(409);
     expect(rawRows(s.dataDir)).toEqual([]);
     expect((await read(s)).llmModel).toEqual({ value: 'env-model', source: 'env', locked: true });
+    const refusals = s.logs.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.audit === 'settings-refused');
+    expect(refusals[0]).toMatchObject({ credential: 'owner', code: 'setting-locked', field: 'llmModel' });
   });
 
   it.each([
