@@ -257,6 +257,7 @@ describe('stored settings at rest and across restarts', () => {
     expect(rows.find((r) => r.key === 'llmApiKey')?.encrypted).toBe(1);
     expect(rows.find((r) => r.key === 'llmModel')).toMatchObject({ value: '"fake-model-2"', encrypted: 0 });
     expect(statSync(settingsKeyPath(dir)).mode & 0o777).toBe(0o600);
+    expect(statSync(settingsDbPath(dir)).mode & 0o777).toBe(0o600);
     await s1.close();
 
     // The environment no longer names a provider model or key: the stored ones apply from the start.
