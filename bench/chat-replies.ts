@@ -154,6 +154,14 @@ export async function replyMemoryBench(n = 200): Promise<void> {
       await cancel(url, token, s.messageId);
       s.close();
     }
+    // The governance engines load in a worker thread on the first turn (tens of MB, once per
+    // server): a validation waits for them, so their memory is in the baseline, not in the replies.
+    const validated = await request(`${url}/api/validate`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ files: [{ path: 'warm.ts', content: 'export const a = 1;\n' }] }),
+    });
+    await validated.body.text();
     const before = rssOf(orchestra.child.pid as number);
     for (let i = 0; i < n; i++) streams.push(await startStream(url, token));
     // Every reply has streamed for a while (progress written to the store more than once).
