@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { startProvider } from './chat-stream.js';
-import { line, startOrchestra } from './lib.js';
+import { cpuMsOf, line, startOrchestra } from './lib.js';
 
 /**
  * Chat turns per second through POST /api/chat (JSON answer, a 5-token reply, every turn a new
@@ -12,7 +12,7 @@ import { line, startOrchestra } from './lib.js';
  */
 const CLIENTS = 16;
 
-async function load(url: string, body: unknown, headers: Record<string, string>, seconds: number): Promise<number> {
+async function load(url: string, body: unknown, headers: Record<string, string>, seconds: number): Promise<{ rate: number; count: number }> {
   const text = JSON.stringify(body);
   const end = performance.now() + seconds * 1000;
   let done = 0;
@@ -28,7 +28,7 @@ async function load(url: string, body: unknown, headers: Record<string, string>,
   const started = performance.now();
   await Promise.all(Array.from({ length: CLIENTS }, client));
   if (failed > 0) throw new Error(`${url}: ${failed} answers were not 200`);
-  return done / ((performance.now() - started) / 1000);
+  return { rate: done / ((performance.now() - started) / 1000), count: done };
 }
 
 export async function chatTurnsBench(seconds = 5): Promise<void> {
@@ -38,10 +38,18 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
   try {
     const completion = { model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'hi' }] };
     const auth = { authorization: `Bearer ${orchestra.token}` };
-    const direct = (s: number): Promise<number> => load(`${provider.url}/chat/completions`, completion, {}, s);
-    const through = (s: number): Promise<number> => load(`${orchestra.url}/api/chat`, { message: 'hi' }, auth, s);
+    const pid = orchestra.child.pid as number;
+    const direct = async (s: number): Promise<number> => (await load(`${provider.url}/chat/completions`, completion, {}, s)).rate;
+    const cpuPerTurn: number[] = [];
+    const through = async (s: number): Promise<number> => {
+      const cpu = cpuMsOf(pid);
+      const { rate, count } = await load(`${orchestra.url}/api/chat`, { message: 'hi' }, auth, s);
+      cpuPerTurn.push((cpuMsOf(pid) - cpu) / count);
+      return rate;
+    };
     await direct(1);
     await through(2);
+    cpuPerTurn.length = 0;
     const directRuns: number[] = [];
     const throughRuns: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -57,6 +65,9 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
       `${o.toFixed(0)} vs provider ${d.toFixed(0)} req/s`,
       `${ratio.toFixed(2)}x (target >= 0.35x) ${ratio >= 0.35 ? 'PASS' : 'MISS'}`,
     );
+    // The server's own CPU time per turn: what the profile says a turn costs, steadier than a rate
+    // when other work competes for the machine.
+    line('  server CPU per chat turn', `${Math.min(...cpuPerTurn).toFixed(2)} ms (runs: ${cpuPerTurn.map((c) => c.toFixed(2)).join(', ')})`, '');
   } finally {
     await orchestra.stop();
     provider.child.kill();

@@ -161,7 +161,9 @@ describe('SQLite store', () => {
     const statements: string[] = [];
     const db = new Kysely<Database>({
       dialect: new SqliteDialect({ database: withStatementCache(raw) }),
-      log: (e) => statements.push(e.query.sql),
+      log: (e) => {
+        statements.push(e.query.sql);
+      },
     });
     const store = new KyselyStore(db, 'sqlite');
     const at = new Date().toISOString();
