@@ -34,7 +34,8 @@ async function load(url: string, body: unknown, headers: Record<string, string>,
 export async function chatTurnsBench(seconds = 5): Promise<void> {
   const provider = await startProvider(['--tokens', '5', '--interval', '0']);
   // The owner token is exempt from the per-client limit; the instance limit (64) is above 16.
-  const orchestra = await startOrchestra({ LLM_BASE_URL: provider.url });
+  // Logging as a user has it by default: info, to the log file.
+  const orchestra = await startOrchestra({ LLM_BASE_URL: provider.url, LOG_LEVEL: 'info', LOG_TO_FILE: 'true' });
   try {
     const completion = { model: 'fake-model', stream: true, messages: [{ role: 'user', content: 'hi' }] };
     const auth = { authorization: `Bearer ${orchestra.token}` };
