@@ -501,7 +501,9 @@ export class ChatService {
     };
     const mutations: Mutation[] = [{ kind: 'message.upsert', row: final }];
     try {
-      await this.deps.conversations.write(final.conversationId, mutations);
+      // The conversation row (what the lists show) was written when the turn began; this changes
+      // only the reply, so the cached lists stay.
+      await this.deps.conversations.write(final.conversationId, mutations, { listChanged: false });
     } catch (err) {
       // The placeholder row stays `streaming`, so the next start marks it interrupted.
       options.log.error({ err: (err as Error).message, messageId: final.id }, 'could not store the reply');
