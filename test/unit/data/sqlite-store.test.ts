@@ -5,6 +5,7 @@ import { newId } from '../../../backend/data/ids.js';
 import { KyselyStore } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
+import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
 import { openSqlite, sqlitePath, withStatementCache } from '../../../backend/data/sqlite.js';
 import type { Database } from '../../../backend/data/schema.js';
 import { DomainError } from '../../../backend/errors.js';
@@ -207,5 +208,33 @@ describe('SQLite store', () => {
     insert.run(newId());
     raw.exec('ALTER TABLE conversations ADD COLUMN extra TEXT');
     expect(cache.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, 't', 'x', 'x')").run(newId()).changes).toBe(1);
+  });
+
+  it('keeps the full-text index exact when rewrites leave the text as it was', async () => {
+    const { store, db, raw } = await freshStore();
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    const at = new Date().toISOString();
+    const c = conversation(at, 'lighthouse keeper');
+    const m = message(c.id, { role: 'assistant', content: '', status: 'streaming' });
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
+    // Progress, the same text again with a new status, then a later turn touching only updatedAt.
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds' } }]);
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds', status: 'complete' } }]);
+    await store.apply([{ kind: 'conversation.upsert', row: { ...c, updatedAt: new Date(Date.now() + 1000).toISOString() } }]);
+    // With rank 1, FTS5 also checks the index against the rows it indexes.
+    const check = (table: string): void => void raw.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
+    expect(() => check('messages_fts')).not.toThrow();
+    expect(() => check('conversations_fts')).not.toThrow();
+    expect((await store.search('foghorn', 10)).map((h) => h.messageId)).toEqual([m.id]);
+    expect((await store.search('lighthouse', 10)).map((h) => h.conversationId)).toEqual([c.id]);
+
+    // Changed text is still re-indexed: the old words are gone, the new ones found.
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'a quiet harbour', status: 'complete' } }]);
+    await store.apply([{ kind: 'conversation.upsert', row: { ...c, title: 'harbour master' } }]);
+    expect(() => check('messages_fts')).not.toThrow();
+    expect(() => check('conversations_fts')).not.toThrow();
+    expect(await store.search('foghorn', 10)).toEqual([]);
+    expect(await store.search('lighthouse', 10)).toEqual([]);
+    expect(new Set((await store.search('harbour', 10)).map((h) => h.conversationId))).toEqual(new Set([c.id]));
   });
 });
