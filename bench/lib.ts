@@ -89,6 +89,14 @@ export function rssOf(pid: number): number {
   return kb * 1024;
 }
 
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux clock ticks). */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
 export function line(name: string, value: string, verdict: string): void {
   process.stdout.write(`${name.padEnd(46)} ${value.padEnd(44)} ${verdict}\n`);
 }

@@ -1,5 +1,7 @@
 import { cacheBench } from './cache.js';
 import { chatStreaming } from './chat-stream.js';
+import { joinCatchUpBench, replyMemoryBench } from './chat-replies.js';
+import { chatTurnsBench } from './chat-turns.js';
 import { footprint } from './footprint.js';
 import { gatewayBench } from './gateway.js';
 import { governanceBench } from './governance.js';
@@ -19,6 +21,9 @@ const only = process.argv.slice(2);
 const suites: Array<[string, () => Promise<void>]> = [
   ['http', () => httpThroughput()],
   ['chat', () => chatStreaming()],
+  ['chat-turns', () => chatTurnsBench()],
+  ['chat-join', () => joinCatchUpBench()],
+  ['chat-memory', () => replyMemoryBench()],
   ['gateway', () => gatewayBench()],
   ['footprint', () => footprint()],
   ['start', () => npmStart()],

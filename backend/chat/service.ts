@@ -313,7 +313,7 @@ export class ChatService {
   snapshot(messageId: string): ReplySnapshot | undefined {
     const turn = this.active.get(messageId);
     if (!turn) return undefined;
-    return { conversationId: turn.conversationId, messageId, seq: turn.ends.length - 1, content: turn.parts.join(''), ends: [...turn.ends] };
+    return { conversationId: turn.conversationId, messageId, seq: turn.ends.length - 1, content: textSoFar(turn), ends: [...turn.ends] };
   }
 
   /** Replies of a conversation streaming on this instance. */
@@ -368,7 +368,7 @@ export class ChatService {
       if (seq === written) return;
       const row: Message = {
         ...assistant,
-        content: turn.parts.join(''),
+        content: textSoFar(turn),
         progress: { seq, ends: [...turn.ends] },
         updatedAt: new Date().toISOString(),
       };
@@ -468,7 +468,7 @@ export class ChatService {
 
     await progress.stop();
     const finishedAt = performance.now();
-    const content = parts.join('');
+    const content = textSoFar(turn);
     const status: Message['status'] =
       failure === undefined
         ? 'complete'
@@ -501,7 +501,9 @@ export class ChatService {
     };
     const mutations: Mutation[] = [{ kind: 'message.upsert', row: final }];
     try {
-      await this.deps.conversations.write(final.conversationId, mutations);
+      // The conversation row (what the lists show) was written when the turn began; this changes
+      // only the reply, so the cached lists stay.
+      await this.deps.conversations.write(final.conversationId, mutations, { listChanged: false });
     } catch (err) {
       // The placeholder row stays `streaming`, so the next start marks it interrupted.
       options.log.error({ err: (err as Error).message, messageId: final.id }, 'could not store the reply');
@@ -519,10 +521,15 @@ export class ChatService {
       broadcaster.done({ conversationId: final.conversationId, message: sent });
     }
     broadcaster.conversationUpdated({ conversationId: final.conversationId, reason: 'message', updatedAt: final.updatedAt });
-    options.log.info(
-      { messageId: final.id, conversationId: final.conversationId, status, tokens: seq, ttftMs: final.ttftMs, durationMs: final.durationMs },
-      'chat turn finished',
-    );
+    // A complete turn already has its request line (status and time) at info, and its figures in
+    // the metrics: its own line is for debugging. A turn that did not complete is worth a line.
+    const turnLevel = status === 'complete' ? 'debug' : 'info';
+    if (options.log.isLevelEnabled(turnLevel)) {
+      options.log[turnLevel](
+        { messageId: final.id, conversationId: final.conversationId, status, tokens: seq, ttftMs: final.ttftMs, durationMs: final.durationMs },
+        'chat turn finished',
+      );
+    }
     return {
       message: sent,
       finishReason: status === 'complete' ? finishReason : null,
@@ -534,3 +541,17 @@ export class ChatService {
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+/**
+ * A streaming reply's text so far. The tokens are joined into one string that replaces them, so
+ * a long reply holds one flat string (and its next join starts from it) instead of thousands of
+ * small ones, each with its own object header.
+ */
+function textSoFar(turn: ActiveTurn): string {
+  const { parts } = turn;
+  if (parts.length === 1) return parts[0] as string;
+  const text = parts.join('');
+  parts.length = 0;
+  parts.push(text);
+  return text;
+}

@@ -17,6 +17,13 @@ import type {
   ValidationRecord,
 } from './store.js';
 
+interface QueuedWrite {
+  mutations: Mutation[];
+  resolve: () => void;
+  reject: (err: unknown) => void;
+  at: number;
+}
+
 /** Called with the duration of every query, for the database histogram. */
 export type QueryObserver = (operation: string, seconds: number) => void;
 
@@ -172,11 +179,68 @@ export class KyselyStore implements Store {
   }
 
   apply(mutations: Mutation[]): Promise<void> {
-    return this.timed('apply', () =>
-      this.db.transaction().execute(async (trx) => {
-        for (const m of mutations) await applyMutation(trx, m);
-      }),
-    );
+    if (this.backend !== 'sqlite') return this.timed('apply', () => this.transact([mutations]));
+    return new Promise<void>((resolve, reject) => {
+      this.queued.push({ mutations, resolve, reject, at: performance.now() });
+      if (!this.draining) {
+        this.draining = true;
+        // Writes asked for in the same tick share the first transaction.
+        queueMicrotask(() => void this.drain());
+      }
+    });
+  }
+
+  /** SQLite writes waiting for the next transaction, in the order they were asked for. */
+  private queued: QueuedWrite[] = [];
+  private draining = false;
+
+  /**
+   * Group commit on SQLite: a transaction's commit (its WAL write, and now and then a checkpoint)
+   * costs more than the few rows of a chat turn, and the single connection runs one transaction
+   * at a time anyway. So every write asked for while a transaction runs goes into the next one,
+   * which commits them all at once. Each caller still sees its own outcome: when a shared
+   * transaction fails, its writes are tried again one by one, so one bad write fails alone.
+   */
+  private async drain(): Promise<void> {
+    try {
+      while (this.queued.length > 0) {
+        const batch = this.queued;
+        this.queued = [];
+        try {
+          await this.transact(batch.map((w) => w.mutations));
+          this.settle(batch, undefined);
+        } catch (err) {
+          if (batch.length === 1) this.settle(batch, err);
+          else {
+            for (const w of batch) {
+              try {
+                await this.transact([w.mutations]);
+                this.settle([w], undefined);
+              } catch (one) {
+                this.settle([w], one);
+              }
+            }
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private settle(writes: QueuedWrite[], err: unknown): void {
+    const now = performance.now();
+    for (const w of writes) {
+      this.observe('apply', (now - w.at) / 1000);
+      if (err === undefined) w.resolve();
+      else w.reject(err);
+    }
+  }
+
+  private transact(groups: Mutation[][]): Promise<void> {
+    return this.db.transaction().execute(async (trx) => {
+      for (const mutations of groups) for (const m of mutations) await applyMutation(trx, m);
+    });
   }
 
   getConversation(id: string): Promise<Conversation | undefined> {

@@ -37,6 +37,35 @@ export function openSqlite(file: string): OpenedSqlite {
   raw.pragma('foreign_keys = ON');
   // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commit.
   raw.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: raw }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
   return { db, raw, file };
+}
+
+/** Distinct statements kept prepared; past it the cache starts over (search builds many shapes). */
+export const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver prepares every statement it runs. Preparing (parsing and planning the SQL)
+ * cost more than running the small inserts of a chat turn, and the app runs the same few
+ * statements over and over, so each one is prepared once and kept. Reusing a statement is safe:
+ * Kysely runs one statement at a time on the single connection, and SQLite re-prepares a kept
+ * statement by itself when a migration changes the schema under it.
+ */
+export function withStatementCache(raw: Sqlite.Database, size = STATEMENT_CACHE_SIZE): { prepare(sql: string): Sqlite.Statement; close(): void } {
+  const prepared = new Map<string, Sqlite.Statement>();
+  return {
+    prepare(sql: string): Sqlite.Statement {
+      let statement = prepared.get(sql);
+      if (statement === undefined) {
+        statement = raw.prepare(sql);
+        if (prepared.size >= size) prepared.clear();
+        prepared.set(sql, statement);
+      }
+      return statement;
+    },
+    close(): void {
+      prepared.clear();
+      raw.close();
+    },
+  };
 }

@@ -35,6 +35,9 @@ export class ValidationService {
 
   /** Loads the engines now (for example when a chat turn starts) so the reply does not wait. */
   warm(): void {
+    // Every chat turn calls this: only the call that starts the load listens for its failure, so
+    // turns arriving while the engines load neither pile up handlers nor log the failure again.
+    if (this.governance) return;
     this.load().catch((err: unknown) => {
       this.options.logger.error({ err: (err as Error).message }, 'governance engines failed to load');
     });

@@ -417,6 +417,8 @@ export class Realtime implements Broadcaster {
   };
 
   conversationUpdated: Broadcaster['conversationUpdated'] = (event) => {
+    // Two per turn, encoded even with nobody connected: skipped when no client is here to get it.
+    if (!this.clustered && this.io.sockets.sockets.size === 0) return;
     this.io.emit('conversation:updated', event);
     this.count('conversation:updated', 'out');
   };

@@ -45,6 +45,25 @@ export const sqliteSearchMigrations: Migration[] = [
       `INSERT INTO conversations_fts (conversations_fts) VALUES ('rebuild')`,
     ],
   },
+  {
+    // Writes rewrite rows whole (an upsert sets every column), so an UPDATE OF content or title
+    // fires on every chat turn (the conversation's updatedAt) and every progress write, changed
+    // text or not. Re-indexing identical text is wasted work on the hot path.
+    version: 2,
+    name: 'fts-skip-unchanged-text',
+    statements: [
+      `DROP TRIGGER messages_fts_update`,
+      `CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages WHEN old.content IS NOT new.content BEGIN
+        INSERT INTO messages_fts (messages_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+        INSERT INTO messages_fts (rowid, content) VALUES (new.rowid, new.content);
+      END`,
+      `DROP TRIGGER conversations_fts_update`,
+      `CREATE TRIGGER conversations_fts_update AFTER UPDATE OF title ON conversations WHEN old.title IS NOT new.title BEGIN
+        INSERT INTO conversations_fts (conversations_fts, rowid, title) VALUES ('delete', old.rowid, old.title);
+        INSERT INTO conversations_fts (rowid, title) VALUES (new.rowid, new.title);
+      END`,
+    ],
+  },
 ];
 
 export const postgresSearchMigrations: Migration[] = [

@@ -1,11 +1,13 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { newId } from '../../../backend/data/ids.js';
 import { KyselyStore } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
-import { openSqlite, sqlitePath } from '../../../backend/data/sqlite.js';
+import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
+import { openSqlite, sqlitePath, withStatementCache } from '../../../backend/data/sqlite.js';
+import type { Database } from '../../../backend/data/schema.js';
 import { DomainError } from '../../../backend/errors.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
 import { newMessage, type Conversation, type Message } from '../../../backend/data/store.js';
@@ -153,5 +155,86 @@ describe('SQLite store', () => {
     expect(refused).toBeInstanceOf(DomainError);
     expect(refused).toMatchObject({ kind: 'invalid', code: 'invalid-request' });
     expect(httpStatusOf(refused as DomainError)).toBe(400);
+  });
+
+  it('commits writes asked for together in one transaction, each caller seeing its own result', async () => {
+    const { raw } = await freshStore();
+    const statements: string[] = [];
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+      log: (e) => {
+        statements.push(e.query.sql);
+      },
+    });
+    const store = new KyselyStore(db, 'sqlite');
+    const at = new Date().toISOString();
+    const rows = Array.from({ length: 10 }, () => conversation(at));
+    const written = await Promise.allSettled(rows.map((row) => store.apply([{ kind: 'conversation.upsert', row }])));
+    expect(written.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(statements.filter((q) => q === 'commit')).toHaveLength(1);
+    for (const row of rows) expect((await store.getConversation(row.id))?.title).toBe('c');
+
+    // A write that breaks a constraint fails alone; the others in its transaction are kept.
+    statements.length = 0;
+    const before = conversation(at, 'before');
+    const after = conversation(at, 'after');
+    const orphan = message(newId());
+    const [a, bad, b] = await Promise.allSettled([
+      store.apply([{ kind: 'conversation.upsert', row: before }]),
+      store.apply([{ kind: 'message.upsert', row: orphan }]),
+      store.apply([{ kind: 'conversation.upsert', row: after }]),
+    ]);
+    expect(a.status).toBe('fulfilled');
+    expect(b.status).toBe('fulfilled');
+    expect(bad.status).toBe('rejected');
+    expect(statements.filter((q) => q === 'rollback').length).toBeGreaterThanOrEqual(2);
+    expect((await store.getConversation(before.id))?.title).toBe('before');
+    expect((await store.getConversation(after.id))?.title).toBe('after');
+    expect(await store.getMessage(orphan.id)).toBeUndefined();
+    // A single failing write is rolled back and reported as it is.
+    await expect(store.apply([{ kind: 'message.upsert', row: message(newId()) }])).rejects.toThrow(/FOREIGN KEY/);
+  });
+
+  it('prepares each statement once and keeps a bounded number of them', async () => {
+    const { raw } = await freshStore();
+    const cache = withStatementCache(raw, 2);
+    const first = cache.prepare('SELECT 1');
+    expect(cache.prepare('SELECT 1')).toBe(first);
+    cache.prepare('SELECT 2');
+    cache.prepare('SELECT 3');
+    expect(cache.prepare('SELECT 1')).not.toBe(first);
+    // A kept statement still runs after a migration changes the schema under it.
+    const insert = cache.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, 't', 'x', 'x')");
+    insert.run(newId());
+    raw.exec('ALTER TABLE conversations ADD COLUMN extra TEXT');
+    expect(cache.prepare("INSERT INTO conversations (id, title, created_at, updated_at) VALUES (?, 't', 'x', 'x')").run(newId()).changes).toBe(1);
+  });
+
+  it('keeps the full-text index exact when rewrites leave the text as it was', async () => {
+    const { store, db, raw } = await freshStore();
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    const at = new Date().toISOString();
+    const c = conversation(at, 'lighthouse keeper');
+    const m = message(c.id, { role: 'assistant', content: '', status: 'streaming' });
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
+    // Progress, the same text again with a new status, then a later turn touching only updatedAt.
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds' } }]);
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds', status: 'complete' } }]);
+    await store.apply([{ kind: 'conversation.upsert', row: { ...c, updatedAt: new Date(Date.now() + 1000).toISOString() } }]);
+    // With rank 1, FTS5 also checks the index against the rows it indexes.
+    const check = (table: string): void => void raw.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
+    expect(() => check('messages_fts')).not.toThrow();
+    expect(() => check('conversations_fts')).not.toThrow();
+    expect((await store.search('foghorn', 10)).map((h) => h.messageId)).toEqual([m.id]);
+    expect((await store.search('lighthouse', 10)).map((h) => h.conversationId)).toEqual([c.id]);
+
+    // Changed text is still re-indexed: the old words are gone, the new ones found.
+    await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'a quiet harbour', status: 'complete' } }]);
+    await store.apply([{ kind: 'conversation.upsert', row: { ...c, title: 'harbour master' } }]);
+    expect(() => check('messages_fts')).not.toThrow();
+    expect(() => check('conversations_fts')).not.toThrow();
+    expect(await store.search('foghorn', 10)).toEqual([]);
+    expect(await store.search('lighthouse', 10)).toEqual([]);
+    expect(new Set((await store.search('harbour', 10)).map((h) => h.conversationId))).toEqual(new Set([c.id]));
   });
 });
