@@ -13,11 +13,12 @@ import { StatusBadge, type Connection, type ProviderState } from './components/S
 import { CloseIcon } from './components/Icons.js';
 import { api, ApiError } from './lib/api.js';
 import { desktopBridge } from './lib/bridge.js';
-import { chatReducer, initialChatState, streamingMessageId } from './lib/chat-state.js';
+import { chatReducer, initialChatState, isLocalId, parentOf, streamingMessageId } from './lib/chat-state.js';
 import type { BranchFields, ConversationOptions, JoinAck, Message, Problem, StatusBody, TokenEvent } from './lib/contract.js';
 import { MAX_MESSAGE_CHARS } from './lib/limits.js';
 import { describeProblem, isAuthProblem } from './lib/problems.js';
 import { shortcutOf } from './lib/shortcuts.js';
+import { importSummary } from './lib/transfer.js';
 import { ACK_TIMEOUT_MS, ackWithTimeout, createSocket } from './lib/socket.js';
 import { applyTheme, nextTheme, storedTheme, type ThemeChoice } from './lib/theme.js';
 
@@ -120,6 +121,8 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   const [dragging, setDragging] = useState(false);
   const [importNote, setImportNote] = useState<{ tone: 'ok' | 'error'; text: string } | null>(null);
   const [hostStatus, setHostStatus] = useState<HostStatus | null>(null);
+  /** A search result opened this conversation at this message (`branchTried`: its branch was made active). */
+  const [found, setFound] = useState<{ conversationId: string; messageId: string; branchTried: boolean } | null>(null);
   const bridge = desktopBridge();
   const searchRef = useRef<HTMLInputElement>(null);
   const composerRef = useRef<HTMLTextAreaElement>(null);
@@ -158,6 +161,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     (id: string | null) => {
       dispatch({ type: 'open', id });
       setEditing(null);
+      setFound(null);
       if (id === null) return;
       api.conversation(id).then(
         (conversation) => dispatch({ type: 'opened', conversation }),
@@ -239,9 +243,6 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       desktopBridge()
         ?.replyFinished({ conversationId: event.conversationId, title })
         .catch(() => undefined);
-      if (event.conversationId === stateRef.current.activeId && stateRef.current.messages.some((m: Message & BranchFields) => m.siblings !== undefined)) {
-        reloadActive();
-      }
     });
     socket.on('chat:error', (event) => {
       flush();
@@ -267,6 +268,15 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       socket.disconnect();
     };
   }, [socket, loadList, onUnauthorized, reloadActive, checkProvider]);
+
+  // When a reply of the open conversation ends, the stored turn replaces what this window
+  // assembled while it streamed: a new conversation's first message was sent before the window
+  // was in its room, so it is still the local copy, without the ids and branch positions that
+  // edit and versions need. Counted by the reducer, so an end that arrives right after the send's
+  // ack (before a render) is not missed.
+  useEffect(() => {
+    if ((state.turnsEnded ?? 0) > 0) reloadActive();
+  }, [state.turnsEnded, reloadActive]);
 
   // Open the conversation in the URL, and follow manual URL changes.
   useEffect(() => {
@@ -299,6 +309,19 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       socket.emit('conversation:leave', { conversationId: id });
     };
   }, [state.activeId, connection, socket]);
+
+  // A search hit on another branch than the one shown: make its branch the active one (the
+  // server picks the leaf under it), then show it.
+  useEffect(() => {
+    if (found === null || found.branchTried || state.loading || state.activeId !== found.conversationId) return;
+    if (state.messages.some((m) => m.id === found.messageId)) return;
+    setFound({ ...found, branchTried: true });
+    api.update(found.conversationId, { activeLeafId: found.messageId }).then(
+      () => reloadActive(),
+      (err: unknown) => fail(err, found.conversationId),
+    );
+  }, [found, state.loading, state.activeId, state.messages, reloadActive, fail]);
+  const foundMessageId = found !== null && found.conversationId === state.activeId && !state.loading ? found.messageId : null;
 
   useEffect(() => bridge?.onStatus(setHostStatus), [bridge]);
   // Application-menu commands from the desktop shell.
@@ -399,11 +422,11 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   };
 
   const startEdit = (message: Message & BranchFields): void => {
-    setEditing({ messageId: message.id, text: message.content, parentId: 'parentId' in message ? (message.parentId ?? null) : undefined });
+    setEditing({ messageId: message.id, text: message.content, parentId: parentOf(stateRef.current.messages, message) });
   };
 
   const editLast = (): void => {
-    const last = [...stateRef.current.messages].reverse().find((m) => m.role === 'user' && !m.id.startsWith('local-'));
+    const last = [...stateRef.current.messages].reverse().find((m) => m.role === 'user' && !isLocalId(m.id));
     if (last !== undefined) startEdit(last);
   };
 
@@ -461,8 +484,9 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       return;
     }
     try {
+      const known = new Set(stateRef.current.conversations.map((c) => c.id));
       const { imported } = await api.importConversations(body);
-      setImportNote({ tone: 'ok', text: `Imported ${imported.length} conversation${imported.length === 1 ? '' : 's'} from ${file.name}.` });
+      setImportNote({ tone: 'ok', text: importSummary(imported, known, file.name) });
       loadList();
       if (imported[0] !== undefined) open(imported[0]);
     } catch (err) {
@@ -566,8 +590,9 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
         </button>
         <SearchBox
           ref={searchRef}
-          onOpen={(conversationId) => {
+          onOpen={(conversationId, messageId) => {
             openFromList(conversationId);
+            if (messageId !== null) setFound({ conversationId, messageId, branchTried: false });
           }}
         />
         <div className="sidebar-list">
@@ -681,6 +706,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
           onEditLast={editLast}
           composerRef={composerRef}
           banner={banner}
+          foundMessageId={foundMessageId}
         />
       </main>
       {showMetrics ? <MetricsPanel metrics={metrics} status={status} onClose={wide ? undefined : () => setShowMetrics(false)} /> : null}

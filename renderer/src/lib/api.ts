@@ -84,3 +84,12 @@ export function readSettings(body: unknown): Record<string, SettingEntry> {
   }
   return out;
 }
+
+/** The typed value for the text typed, in the shape the current value has (a list, a number, a flag). */
+export function fromText(text: string, current: unknown): unknown {
+  if (Array.isArray(current)) return text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (typeof current === 'number' && text.trim() !== '' && Number.isFinite(Number(text))) return Number(text);
+  if (typeof current === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  if (current === null && text.trim() === '') return null;
+  return text;
+}
