@@ -64,7 +64,14 @@ export async function uiBench(): Promise<void> {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
-    await page.goto(`${app.url}/pair?token=${encodeURIComponent(app.token)}`);
+    // Pairing links work once: ask the server for one, as `orchestra pair` does.
+    const pairing = await fetch(`${app.url}/api/pairing-codes`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${app.token}`, 'Content-Type': 'application/json' },
+      body: '{}',
+    });
+    if (pairing.status !== 201) throw new Error(`pairing code: ${pairing.status} ${await pairing.text()}`);
+    await page.goto(`${app.url}${((await pairing.json()) as { path: string }).path}`);
     await page.getByTestId('app-root').waitFor();
 
     const baseUrl = `http://127.0.0.1:${(blank.address() as AddressInfo).port}/`;

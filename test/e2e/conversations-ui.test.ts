@@ -151,6 +151,12 @@ describe('conversations in the UI (engine contract, second part)', { timeout: 90
     await eventually(textOf(user(page).getByTestId('version-label'))).toBe('2/2');
     await page.reload();
     await eventually(textOf(user(page).getByTestId('message-content'))).toBe('second wording');
+    // Back to the first version: its question and only its reply.
+    await user(page).getByRole('button', { name: 'Previous version' }).click();
+    await eventually(textOf(user(page).getByTestId('message-content'))).toBe('first wording');
+    await eventually(textOf(assistant(page).getByTestId('message-content'))).toBe('first wording');
+    await eventually(textOf(user(page).getByTestId('version-label'))).toBe('1/2');
+    expect(await assistant(page).count()).toBe(1);
   });
 
   it('imports a ChatGPT export with the file picker and by drag and drop', async () => {

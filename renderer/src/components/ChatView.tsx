@@ -51,11 +51,33 @@ export function ChatView(props: ChatViewProps) {
   const streamingId = streamingMessageId(state);
   const problem = state.problem;
 
-  // Follow the reply while it streams, unless the reader scrolled up to read something.
+  // Follow the reply while it streams, unless the reader scrolled up to read something. Reading
+  // scrollHeight forces a layout; done in every render it laid out a long reply several times a
+  // frame (the longest task while streaming). A new message or another conversation scrolls at
+  // once; streamed text scrolls once per frame, with the layout the frame needs anyway.
+  const follow = useRef<number | null>(null);
+  const shape = `${state.activeId ?? ''}:${state.messages.length}:${state.loading ? 1 : 0}`;
+  const lastShape = useRef('');
   useLayoutEffect(() => {
     const el = list.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (!el || !stick.current) return;
+    if (shape !== lastShape.current) {
+      lastShape.current = shape;
+      el.scrollTop = el.scrollHeight;
+      return;
+    }
+    follow.current ??= requestAnimationFrame(() => {
+      follow.current = null;
+      const now = list.current;
+      if (now && stick.current) now.scrollTop = now.scrollHeight;
+    });
   });
+  useEffect(
+    () => () => {
+      if (follow.current !== null) cancelAnimationFrame(follow.current);
+    },
+    [],
+  );
   useEffect(() => {
     stick.current = true;
     setPromptOpen(false);
