@@ -362,6 +362,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     const branch = editing !== null && editing.parentId !== undefined ? editing : null;
     if (branch !== null) dispatch({ type: 'branch-from', messageId: branch.messageId });
     setEditing(null);
+    setFound(null);
     dispatch({ type: 'send', localId: id, text, now: new Date().toISOString() });
     const payload: { conversationId?: string; message: string; model?: string; parentId?: string | null } = { message: text };
     if (conversationId !== null) payload.conversationId = conversationId;

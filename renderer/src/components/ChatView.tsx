@@ -82,6 +82,10 @@ export function ChatView(props: ChatViewProps) {
     stick.current = true;
     setPromptOpen(false);
   }, [state.activeId]);
+  // Sending follows the conversation again, even after a search result scrolled up to a hit.
+  useEffect(() => {
+    if (state.sending) stick.current = true;
+  }, [state.sending]);
   const foundId = props.foundMessageId ?? null;
   const foundShown = foundId !== null && state.messages.some((m) => m.id === foundId);
   useLayoutEffect(() => {

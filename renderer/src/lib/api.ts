@@ -78,9 +78,12 @@ export function readSettings(body: unknown): Record<string, SettingEntry> {
   const map = isRecord(body) && isRecord(body.settings) ? body.settings : isRecord(body) ? body : {};
   const out: Record<string, SettingEntry> = {};
   for (const [key, raw] of Object.entries(map)) {
-    if (!isRecord(raw) || !('value' in raw)) continue;
+    if (!isRecord(raw)) continue;
+    // A secret may come as `{value: {set}}` or as `{set}` beside its source.
+    const value = 'value' in raw ? raw.value : typeof raw.set === 'boolean' ? { set: raw.set } : undefined;
+    if (value === undefined) continue;
     const source = typeof raw.source === 'string' ? (raw.source as SettingEntry['source']) : 'default';
-    out[key] = { value: raw.value, source, locked: raw.locked === true || source === 'env' || source === 'flag' };
+    out[key] = { value, source, locked: raw.locked === true || source === 'env' || source === 'flag' };
   }
   return out;
 }

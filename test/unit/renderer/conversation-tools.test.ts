@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromText } from '../../../renderer/src/lib/api.js';
+import { fromText, readSettings } from '../../../renderer/src/lib/api.js';
 import { chatReducer, initialChatState, isLocalId, parentOf, type ChatState } from '../../../renderer/src/lib/chat-state.js';
 import type { BranchFields, Message, SearchHit } from '../../../renderer/src/lib/contract.js';
 import { groupHits, matchSummary } from '../../../renderer/src/lib/search.js';
@@ -82,6 +82,24 @@ describe('a reply that ends', () => {
 });
 
 describe('settings typed back into their shape', () => {
+  it('reads GET /api/settings: sources, locks, secrets either way', () => {
+    const read = readSettings({
+      settings: {
+        llmBaseUrl: { value: 'http://x.test', source: 'flag', locked: true },
+        llmApiKey: { value: { set: true }, source: 'stored', locked: false },
+        redisUrl: { set: false, source: 'default', locked: false },
+        corsOrigins: { value: ['http://a.test'], source: 'env' },
+        junk: 'not an entry',
+      },
+    });
+    expect(read).toEqual({
+      llmBaseUrl: { value: 'http://x.test', source: 'flag', locked: true },
+      llmApiKey: { value: { set: true }, source: 'stored', locked: false },
+      redisUrl: { value: { set: false }, source: 'default', locked: false },
+      corsOrigins: { value: ['http://a.test'], source: 'env', locked: true },
+    });
+  });
+
   it('keeps lists, numbers, flags and unset values in the shape the server sent', () => {
     expect(fromText('http://a.test, http://b.test,', ['x'])).toEqual(['http://a.test', 'http://b.test']);
     expect(fromText('42', 7)).toBe(42);
