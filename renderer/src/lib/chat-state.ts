@@ -126,6 +126,13 @@ export function applyToken(buffer: StreamBuffer, seq: number, delta: string): St
   return { next, text, ahead, partial };
 }
 
+/**
+ * Whether a reply event concerns this window. A new conversation's reply can start (even end)
+ * before the ack of `chat:send` names the conversation: the socket is put in its room first. Until
+ * that ack, with no conversation open, the window's own send is the only one it can be hearing.
+ */
+const concerns = (state: ChatState, conversationId: string): boolean => conversationId === state.activeId || (state.activeId === null && state.sending);
+
 const byRecent = (a: Conversation, b: Conversation): number => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0);
 
 function upsertConversation(list: Conversation[], conversation: Conversation): Conversation[] {
@@ -242,13 +249,16 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const messages = state.messages.map((m) =>
         m.id === action.localId ? { ...m, id: `acked-${action.localId}`, conversationId: action.conversationId } : m,
       );
-      const hasReply = messages.some((m) => m.id === action.messageId);
+      const reply = messages.find((m) => m.id === action.messageId);
+      const ended = reply !== undefined && reply.status !== 'streaming';
       return {
         ...state,
         activeId: action.conversationId,
         sending: false,
-        messages: hasReply ? messages : [...messages, placeholder(action.messageId, action.conversationId, action.now)],
-        streams: state.streams[action.messageId] ? state.streams : { ...state.streams, [action.messageId]: emptyStream(0) },
+        messages: reply !== undefined ? messages : [...messages, placeholder(action.messageId, action.conversationId, action.now)],
+        streams: state.streams[action.messageId] || ended ? state.streams : { ...state.streams, [action.messageId]: emptyStream(0) },
+        // The reply ended before this ack: read the stored turn now that the conversation is known.
+        ...(ended ? { turnsEnded: (state.turnsEnded ?? 0) + 1 } : {}),
       };
     }
 
@@ -262,7 +272,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'token': {
       const e = action.event;
-      if (e.conversationId !== state.activeId) return state;
+      if (!concerns(state, e.conversationId)) return state;
       const buffer = applyToken(state.streams[e.messageId] ?? emptyStream(null), e.seq, e.delta);
       const known = state.messages.some((m) => m.id === e.messageId);
       return {
@@ -277,13 +287,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'done': {
       const m = action.event.message;
-      if (m.conversationId !== state.activeId) return state;
+      if (!concerns(state, m.conversationId)) return state;
       return { ...state, messages: upsertMessage(state.messages, m), streams: withoutStream(state.streams, m.id), turnsEnded: (state.turnsEnded ?? 0) + 1 };
     }
 
     case 'error': {
       const e = action.event;
-      if (e.conversationId !== state.activeId) return state;
+      if (!concerns(state, e.conversationId)) return state;
       const current = state.messages.find((m) => m.id === e.messageId) ?? placeholder(e.messageId, e.conversationId, new Date().toISOString());
       const failed: Message = {
         ...current,

@@ -81,6 +81,32 @@ describe('a reply that ends', () => {
   });
 });
 
+describe('a new conversation whose reply outruns the ack of its send', () => {
+  it('keeps the tokens and the end that came first, and reads the stored turn once the ack names the conversation', () => {
+    const reply = { ...msg('a1', 'assistant', { content: 'hello world' }), conversationId: C1 };
+    let state = chatReducer(initialChatState, { type: 'send', localId: 'local-1', text: 'hi', now: T0 });
+    state = chatReducer(state, { type: 'tokens', events: [{ conversationId: C1, messageId: 'a1', seq: 0, delta: 'hello ' }] });
+    expect(state.streams.a1?.text).toBe('hello ');
+    state = chatReducer(state, { type: 'done', event: { conversationId: C1, message: reply } });
+    const before = state.turnsEnded ?? 0;
+    state = chatReducer(state, { type: 'send-acked', localId: 'local-1', conversationId: C1, messageId: 'a1', now: T0 });
+    expect(state.activeId).toBe(C1);
+    expect(state.messages.map((m) => [m.role, m.status, m.content])).toEqual([
+      ['user', 'complete', 'hi'],
+      ['assistant', 'complete', 'hello world'],
+    ]);
+    expect(state.streams.a1).toBeUndefined();
+    expect(state.turnsEnded).toBe(before + 1);
+  });
+
+  it('ignores replies of other conversations once one is open, and when nothing was sent', () => {
+    const token = { conversationId: C2, messageId: 'x', seq: 0, delta: 'x' };
+    expect(chatReducer(initialChatState, { type: 'token', event: token })).toBe(initialChatState);
+    const open: ChatState = { ...initialChatState, activeId: C1, sending: true };
+    expect(chatReducer(open, { type: 'token', event: token })).toBe(open);
+  });
+});
+
 describe('settings typed back into their shape', () => {
   it('reads GET /api/settings: sources, locks, secrets either way', () => {
     const read = readSettings({
