@@ -13,11 +13,12 @@ import { StatusBadge, type Connection, type ProviderState } from './components/S
 import { CloseIcon } from './components/Icons.js';
 import { api, ApiError } from './lib/api.js';
 import { desktopBridge } from './lib/bridge.js';
-import { chatReducer, initialChatState, streamingMessageId } from './lib/chat-state.js';
+import { chatReducer, initialChatState, isLocalId, parentOf, streamingMessageId } from './lib/chat-state.js';
 import type { BranchFields, ConversationOptions, JoinAck, Message, Problem, StatusBody, TokenEvent } from './lib/contract.js';
-import { MAX_MESSAGE_CHARS } from './lib/limits.js';
+import { MAX_MESSAGE_CHARS, STREAM_RENDER_MS } from './lib/limits.js';
 import { describeProblem, isAuthProblem } from './lib/problems.js';
 import { shortcutOf } from './lib/shortcuts.js';
+import { importSummary } from './lib/transfer.js';
 import { ACK_TIMEOUT_MS, ackWithTimeout, createSocket } from './lib/socket.js';
 import { applyTheme, nextTheme, storedTheme, type ThemeChoice } from './lib/theme.js';
 
@@ -120,6 +121,8 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   const [dragging, setDragging] = useState(false);
   const [importNote, setImportNote] = useState<{ tone: 'ok' | 'error'; text: string } | null>(null);
   const [hostStatus, setHostStatus] = useState<HostStatus | null>(null);
+  /** A search result opened this conversation at this message (`branchTried`: its branch was made active). */
+  const [found, setFound] = useState<{ conversationId: string; messageId: string; branchTried: boolean } | null>(null);
   const bridge = desktopBridge();
   const searchRef = useRef<HTMLInputElement>(null);
   const composerRef = useRef<HTMLTextAreaElement>(null);
@@ -158,6 +161,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     (id: string | null) => {
       dispatch({ type: 'open', id });
       setEditing(null);
+      setFound(null);
       if (id === null) return;
       api.conversation(id).then(
         (conversation) => dispatch({ type: 'opened', conversation }),
@@ -215,7 +219,9 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       if (isAuthProblem(err.message)) onUnauthorized();
       else setConnection((c) => (c === 'connected' ? 'reconnecting' : c));
     });
-    // Tokens are applied once per frame, not once each: at 200 tokens/s that is 5x fewer renders.
+    // Tokens are applied in batches, not once each: a batch re-renders the window once. The
+    // reply's text is drawn at most every STREAM_RENDER_MS anyway (MessageContent), so batching
+    // at that pace costs no visible latency and saves three window renders in four.
     let pending: TokenEvent[] = [];
     let frame: ReturnType<typeof setTimeout> | null = null;
     const flush = (): void => {
@@ -228,7 +234,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     };
     socket.on('chat:token', (event) => {
       pending.push(event);
-      frame ??= setTimeout(flush, 16);
+      frame ??= setTimeout(flush, STREAM_RENDER_MS);
     });
     socket.on('chat:done', (event) => {
       flush();
@@ -239,9 +245,6 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       desktopBridge()
         ?.replyFinished({ conversationId: event.conversationId, title })
         .catch(() => undefined);
-      if (event.conversationId === stateRef.current.activeId && stateRef.current.messages.some((m: Message & BranchFields) => m.siblings !== undefined)) {
-        reloadActive();
-      }
     });
     socket.on('chat:error', (event) => {
       flush();
@@ -267,6 +270,15 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       socket.disconnect();
     };
   }, [socket, loadList, onUnauthorized, reloadActive, checkProvider]);
+
+  // When a reply of the open conversation ends, the stored turn replaces what this window
+  // assembled while it streamed: a new conversation's first message was sent before the window
+  // was in its room, so it is still the local copy, without the ids and branch positions that
+  // edit and versions need. Counted by the reducer, so an end that arrives right after the send's
+  // ack (before a render) is not missed.
+  useEffect(() => {
+    if ((state.turnsEnded ?? 0) > 0) reloadActive();
+  }, [state.turnsEnded, reloadActive]);
 
   // Open the conversation in the URL, and follow manual URL changes.
   useEffect(() => {
@@ -299,6 +311,19 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       socket.emit('conversation:leave', { conversationId: id });
     };
   }, [state.activeId, connection, socket]);
+
+  // A search hit on another branch than the one shown: make its branch the active one (the
+  // server picks the leaf under it), then show it.
+  useEffect(() => {
+    if (found === null || found.branchTried || state.loading || state.activeId !== found.conversationId) return;
+    if (state.messages.some((m) => m.id === found.messageId)) return;
+    setFound({ ...found, branchTried: true });
+    api.update(found.conversationId, { activeLeafId: found.messageId }).then(
+      () => reloadActive(),
+      (err: unknown) => fail(err, found.conversationId),
+    );
+  }, [found, state.loading, state.activeId, state.messages, reloadActive, fail]);
+  const foundMessageId = found !== null && found.conversationId === state.activeId && !state.loading ? found.messageId : null;
 
   useEffect(() => bridge?.onStatus(setHostStatus), [bridge]);
   // Application-menu commands from the desktop shell.
@@ -337,6 +362,7 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     const branch = editing !== null && editing.parentId !== undefined ? editing : null;
     if (branch !== null) dispatch({ type: 'branch-from', messageId: branch.messageId });
     setEditing(null);
+    setFound(null);
     dispatch({ type: 'send', localId: id, text, now: new Date().toISOString() });
     const payload: { conversationId?: string; message: string; model?: string; parentId?: string | null } = { message: text };
     if (conversationId !== null) payload.conversationId = conversationId;
@@ -399,11 +425,11 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
   };
 
   const startEdit = (message: Message & BranchFields): void => {
-    setEditing({ messageId: message.id, text: message.content, parentId: 'parentId' in message ? (message.parentId ?? null) : undefined });
+    setEditing({ messageId: message.id, text: message.content, parentId: parentOf(stateRef.current.messages, message) });
   };
 
   const editLast = (): void => {
-    const last = [...stateRef.current.messages].reverse().find((m) => m.role === 'user' && !m.id.startsWith('local-'));
+    const last = [...stateRef.current.messages].reverse().find((m) => m.role === 'user' && !isLocalId(m.id));
     if (last !== undefined) startEdit(last);
   };
 
@@ -431,26 +457,33 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     }
   };
 
-  const rename = async (id: string, title: string): Promise<boolean> => {
-    try {
-      dispatch({ type: 'conversation-saved', conversation: await api.rename(id, title) });
-      return true;
-    } catch (err) {
-      fail(err, id);
-      return false;
-    }
-  };
+  // Stable callbacks: the conversation list is memoized, so a batch of tokens does not redraw it.
+  const rename = useCallback(
+    async (id: string, title: string): Promise<boolean> => {
+      try {
+        dispatch({ type: 'conversation-saved', conversation: await api.rename(id, title) });
+        return true;
+      } catch (err) {
+        fail(err, id);
+        return false;
+      }
+    },
+    [fail],
+  );
 
-  const remove = async (id: string): Promise<boolean> => {
-    try {
-      await api.remove(id);
-      dispatch({ type: 'conversation-updated', event: { conversationId: id, reason: 'deleted', updatedAt: new Date().toISOString() } });
-      return true;
-    } catch (err) {
-      fail(err, id);
-      return false;
-    }
-  };
+  const remove = useCallback(
+    async (id: string): Promise<boolean> => {
+      try {
+        await api.remove(id);
+        dispatch({ type: 'conversation-updated', event: { conversationId: id, reason: 'deleted', updatedAt: new Date().toISOString() } });
+        return true;
+      } catch (err) {
+        fail(err, id);
+        return false;
+      }
+    },
+    [fail],
+  );
 
   const importFile = async (file: File): Promise<void> => {
     let body: unknown;
@@ -461,8 +494,9 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
       return;
     }
     try {
+      const known = new Set(stateRef.current.conversations.map((c) => c.id));
       const { imported } = await api.importConversations(body);
-      setImportNote({ tone: 'ok', text: `Imported ${imported.length} conversation${imported.length === 1 ? '' : 's'} from ${file.name}.` });
+      setImportNote({ tone: 'ok', text: importSummary(imported, known, file.name) });
       loadList();
       if (imported[0] !== undefined) open(imported[0]);
     } catch (err) {
@@ -519,10 +553,15 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     return () => window.removeEventListener('keydown', onKey);
   }, [open]);
 
-  const openFromList = (id: string | null): void => {
-    open(id);
-    setSidebarOpen(false);
-  };
+  const hideMetrics = useCallback(() => setShowMetrics(false), []);
+
+  const openFromList = useCallback(
+    (id: string | null): void => {
+      open(id);
+      setSidebarOpen(false);
+    },
+    [open],
+  );
 
   const showBanner = (provider.state === 'none' || provider.state === 'down') && !bannerDismissed && state.problem?.code !== 'no-provider';
   const banner =
@@ -566,8 +605,9 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
         </button>
         <SearchBox
           ref={searchRef}
-          onOpen={(conversationId) => {
+          onOpen={(conversationId, messageId) => {
             openFromList(conversationId);
+            if (messageId !== null) setFound({ conversationId, messageId, branchTried: false });
           }}
         />
         <div className="sidebar-list">
@@ -681,9 +721,10 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
           onEditLast={editLast}
           composerRef={composerRef}
           banner={banner}
+          foundMessageId={foundMessageId}
         />
       </main>
-      {showMetrics ? <MetricsPanel metrics={metrics} status={status} onClose={wide ? undefined : () => setShowMetrics(false)} /> : null}
+      {showMetrics ? <MetricsPanel metrics={metrics} status={status} onClose={wide ? undefined : hideMetrics} /> : null}
       {dragging ? (
         <div className="drop-overlay" data-testid="drop-overlay" aria-hidden="true">
           Drop an Orchestra or ChatGPT export to import it

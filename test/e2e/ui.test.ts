@@ -204,7 +204,9 @@ describe('the chat UI', { timeout: 90_000 }, () => {
     await eventually(textOf(page.getByTestId('expand-message'))).toBe('Show all 100,000 characters');
     const longest = await longestTask(page);
     process.stdout.write(`'a\`\`\`'×25000: longest main-thread task ${longest.toFixed(0)} ms\n`);
-    expect(longest).toBeGreaterThan(0);
+    // The observer reports tasks over 50 ms; a render with none of them is the goal, so the figure
+    // may be 0. What must hold is that long tasks were observable at all.
+    expect(await page.evaluate<boolean>("PerformanceObserver.supportedEntryTypes.includes('longtask')")).toBe(true);
   });
 
   it('on a phone the list is a drawer and the metrics a sheet; the composer fits; the metrics toggle tells the truth', async () => {

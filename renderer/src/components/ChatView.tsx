@@ -37,6 +37,8 @@ export interface ChatViewProps {
   onEditLast: () => void;
   composerRef: RefObject<HTMLTextAreaElement | null>;
   banner?: ReactNode;
+  /** A search result opened the conversation here: show this message, marked. */
+  foundMessageId?: string | null;
 }
 
 export function ChatView(props: ChatViewProps) {
@@ -49,15 +51,50 @@ export function ChatView(props: ChatViewProps) {
   const streamingId = streamingMessageId(state);
   const problem = state.problem;
 
-  // Follow the reply while it streams, unless the reader scrolled up to read something.
+  // Follow the reply while it streams, unless the reader scrolled up to read something. Reading
+  // scrollHeight forces a layout; done in every render it laid out a long reply several times a
+  // frame (the longest task while streaming). A new message or another conversation scrolls at
+  // once; streamed text scrolls once per frame, with the layout the frame needs anyway.
+  const follow = useRef<number | null>(null);
+  const shape = `${state.activeId ?? ''}:${state.messages.length}:${state.loading ? 1 : 0}`;
+  const lastShape = useRef('');
   useLayoutEffect(() => {
     const el = list.current;
-    if (el && stick.current) el.scrollTop = el.scrollHeight;
+    if (!el || !stick.current) return;
+    if (shape !== lastShape.current) {
+      lastShape.current = shape;
+      el.scrollTop = el.scrollHeight;
+      return;
+    }
+    follow.current ??= requestAnimationFrame(() => {
+      follow.current = null;
+      const now = list.current;
+      if (now && stick.current) now.scrollTop = now.scrollHeight;
+    });
   });
+  useEffect(
+    () => () => {
+      if (follow.current !== null) cancelAnimationFrame(follow.current);
+    },
+    [],
+  );
   useEffect(() => {
     stick.current = true;
     setPromptOpen(false);
   }, [state.activeId]);
+  // Sending follows the conversation again, even after a search result scrolled up to a hit.
+  useEffect(() => {
+    if (state.sending) stick.current = true;
+  }, [state.sending]);
+  const foundId = props.foundMessageId ?? null;
+  const foundShown = foundId !== null && state.messages.some((m) => m.id === foundId);
+  useLayoutEffect(() => {
+    if (!foundShown) return;
+    const el = list.current?.querySelector(`[data-id="${CSS.escape(foundId)}"]`);
+    if (!el) return;
+    stick.current = false;
+    el.scrollIntoView({ block: 'center' });
+  }, [foundId, foundShown]);
 
   const title = active?.title ?? (state.activeId ? '' : 'New conversation');
   const composerRestore = suggestion && (!restore || suggestion.n > restore.n) ? suggestion : restore;
@@ -150,6 +187,7 @@ export function ChatView(props: ChatViewProps) {
                 content={visibleContent(state, m)}
                 partial={state.streams[m.id]?.partial ?? false}
                 errorShownAbove={problem?.messageId === m.id}
+                found={m.id === foundId}
                 actions={{
                   onRetry: () => props.onRetry(m),
                   onRegenerate: m.id === lastAssistant?.id && streamingId === null ? () => props.onRegenerate(m) : undefined,
@@ -198,18 +236,44 @@ export function ChatView(props: ChatViewProps) {
   );
 }
 
+/**
+ * Export as a download. The menu closes once a format is chosen (the link stays in the page, so
+ * the download still starts), when focus or a click goes elsewhere, and on Escape: a menu left
+ * open would make the next click on Export close it instead of opening it.
+ */
 function ExportMenu({ conversationId }: { conversationId: string }) {
   const base = `/api/conversations/${encodeURIComponent(conversationId)}/export`;
+  const menu = useRef<HTMLDetailsElement>(null);
+  const close = (): void => {
+    if (menu.current) menu.current.open = false;
+  };
+  useEffect(() => {
+    const onPointer = (e: PointerEvent): void => {
+      if (menu.current?.open && !menu.current.contains(e.target as Node)) close();
+    };
+    document.addEventListener('pointerdown', onPointer);
+    return () => document.removeEventListener('pointerdown', onPointer);
+  }, []);
   return (
-    <details className="export-menu">
+    <details
+      className="export-menu"
+      ref={menu}
+      onKeyDown={(e) => {
+        if (e.key === 'Escape' && menu.current?.open) {
+          e.stopPropagation();
+          close();
+          menu.current.querySelector('summary')?.focus();
+        }
+      }}
+    >
       <summary className="button small" data-testid="export-button">
         Export
       </summary>
       <div className="menu">
-        <a href={`${base}?format=md`} download data-testid="export-md">
+        <a href={`${base}?format=md`} download data-testid="export-md" onClick={close}>
           Markdown
         </a>
-        <a href={`${base}?format=json`} download data-testid="export-json">
+        <a href={`${base}?format=json`} download data-testid="export-json" onClick={close}>
           JSON
         </a>
       </div>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type FormEvent } from 'react';
+import { memo, useEffect, useRef, useState, type FormEvent } from 'react';
 import type { Conversation } from '../lib/contract.js';
 import { relativeTime } from '../lib/format.js';
 import { CheckIcon, PencilIcon, TrashIcon } from './Icons.js';
@@ -128,7 +128,8 @@ export interface ConversationListProps {
   onDelete: (id: string) => Promise<boolean>;
 }
 
-export function ConversationList({ conversations, loaded, activeId, onOpen, onRename, onDelete }: ConversationListProps) {
+/** Memoized: a batch of streamed tokens re-renders the window, not this list. */
+export const ConversationList = memo(function ConversationList({ conversations, loaded, activeId, onOpen, onRename, onDelete }: ConversationListProps) {
   if (!loaded) return <div className="muted small pad">Loading conversations…</div>;
   if (conversations.length === 0) {
     return (
@@ -144,4 +145,4 @@ export function ConversationList({ conversations, loaded, activeId, onOpen, onRe
       ))}
     </ul>
   );
-}
+});

@@ -1,12 +1,11 @@
 import { memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { Token, Tokens } from 'marked';
+import { STREAM_RENDER_MS } from '../lib/limits.js';
 import { blockHtml, inlineHtml } from '../lib/markdown-html.js';
 import { isLargeParagraph, lexInline, sliceText, splitBlocks, type BlockSplit } from '../lib/markdown.js';
 import type { PlacedFinding } from '../lib/validation.js';
 import { CodeBlock } from './CodeBlock.js';
 
-/** How often a streaming reply is re-rendered: tokens in between are batched into one update. */
-const STREAM_RENDER_MS = 50;
 
 function useThrottledText(text: string, streaming: boolean): string {
   const [shown, setShown] = useState(text);
@@ -48,7 +47,12 @@ const NO_FINDINGS: PlacedFinding[] = [];
  * only its end is redone.
  */
 function LargeParagraph({ token }: { token: Tokens.Paragraph }) {
-  const slices = useMemo(() => sliceText(token.text), [token]);
+  const sliced = useRef<{ text: string; slices: string[] } | undefined>(undefined);
+  const slices = useMemo(() => {
+    const next = sliceText(token.text, undefined, undefined, sliced.current);
+    sliced.current = { text: token.text, slices: next };
+    return next;
+  }, [token]);
   const cache = useRef(new Map<string, string>());
   const [shown, setShown] = useState(1);
   useEffect(() => {

@@ -1,4 +1,5 @@
 import { useMemo, useState } from 'react';
+import { isLocalId } from '../lib/chat-state.js';
 import type { BranchFields, Message } from '../lib/contract.js';
 import { formatMs, formatNumber } from '../lib/format.js';
 import { blockIndexOfPath, fenceStartLines } from '../lib/markdown.js';
@@ -46,6 +47,7 @@ export function MessageItem({
   content,
   partial,
   errorShownAbove = false,
+  found = false,
   actions = {},
 }: {
   message: Message & BranchFields;
@@ -53,6 +55,8 @@ export function MessageItem({
   partial: boolean;
   /** The same error is in the notice above the composer: show it once. */
   errorShownAbove?: boolean;
+  /** The message a search result opened the conversation at. */
+  found?: boolean;
   actions?: MessageActions;
 }) {
   const streaming = message.status === 'streaming';
@@ -66,11 +70,12 @@ export function MessageItem({
   const isUser = message.role === 'user';
   return (
     <article
-      className={`message message-${message.role} status-${message.status}`}
+      className={`message message-${message.role} status-${message.status}${found ? ' found' : ''}`}
       data-testid="message"
       data-role={message.role}
       data-status={message.status}
       data-id={message.id}
+      {...(found ? { 'data-found': 'true', 'aria-current': 'true' as const } : {})}
       aria-busy={streaming}
     >
       <div className="avatar" aria-hidden="true">
@@ -112,7 +117,7 @@ export function MessageItem({
         ) : null}
         {!isUser ? <ValidationView view={validation} findings={findings} /> : null}
         {!isUser && !streaming ? <Meta message={message} /> : null}
-        {!streaming && !message.id.startsWith('local-') ? (
+        {!streaming && !isLocalId(message.id) ? (
           <div className="message-actions">
             {siblings && siblings.count > 1 && actions.onSwitchVersion ? (
               <VersionSwitcher siblings={siblings} onSwitch={actions.onSwitchVersion} />

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { memo, type ReactNode } from 'react';
 import type { MetricsSnapshot, StatusBody } from '../lib/contract.js';
 import { formatBytes, formatMs, formatNumber, formatPercent, formatUptime } from '../lib/format.js';
 import { Sparkline } from './Sparkline.js';
@@ -43,8 +43,19 @@ function Card({ title, children, chart }: { title: string; children: ReactNode; 
 
 const breakerTone = (state: string | null): string => (state === null || state === 'closed' ? 'ok' : state === 'open' ? 'down' : 'degraded');
 
-/** The live metrics panel: `metrics:tick` snapshots (about one a second while subscribed). */
-export function MetricsPanel({ metrics, status, onClose }: { metrics: MetricsHistory; status: StatusBody | null; onClose?: (() => void) | undefined }) {
+/**
+ * The live metrics panel: `metrics:tick` snapshots (about one a second while subscribed). Memoized:
+ * it changes once a second, not with every batch of tokens that re-renders the window.
+ */
+export const MetricsPanel = memo(function MetricsPanel({
+  metrics,
+  status,
+  onClose,
+}: {
+  metrics: MetricsHistory;
+  status: StatusBody | null;
+  onClose?: (() => void) | undefined;
+}) {
   const m = metrics.latest;
   const h = metrics.history;
   return (
@@ -132,4 +143,4 @@ export function MetricsPanel({ metrics, status, onClose }: { metrics: MetricsHis
       )}
     </aside>
   );
-}
+});

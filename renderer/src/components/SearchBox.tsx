@@ -1,15 +1,18 @@
 import { forwardRef, useEffect, useState } from 'react';
 import { api, ApiError } from '../lib/api.js';
-import type { SearchHit } from '../lib/contract.js';
 import { relativeTime } from '../lib/format.js';
+import { groupHits, matchSummary, type SearchResult } from '../lib/search.js';
 
-/** Search over every conversation's title and text (GET /api/search), as you type. */
-export const SearchBox = forwardRef<HTMLInputElement, { onOpen: (conversationId: string, messageId: string) => void }>(function SearchBox(
+/**
+ * Search over every conversation's title and text (GET /api/search), as you type: one result per
+ * conversation, opening it at its best matching message.
+ */
+export const SearchBox = forwardRef<HTMLInputElement, { onOpen: (conversationId: string, messageId: string | null) => void }>(function SearchBox(
   { onOpen },
   ref,
 ) {
   const [query, setQuery] = useState('');
-  const [result, setResult] = useState<{ q: string; items: SearchHit[] } | { q: string; error: string } | null>(null);
+  const [result, setResult] = useState<{ q: string; items: SearchResult[] } | { q: string; error: string } | null>(null);
 
   useEffect(() => {
     const q = query.trim();
@@ -20,7 +23,7 @@ export const SearchBox = forwardRef<HTMLInputElement, { onOpen: (conversationId:
     let live = true;
     const t = setTimeout(() => {
       api.search(q).then(
-        (body) => live && setResult({ q, items: body.items }),
+        (body) => live && setResult({ q, items: groupHits(body.items) }),
         (err: unknown) => live && setResult({ q, error: err instanceof ApiError ? err.message : String(err) }),
       );
     }, 200);
@@ -59,12 +62,13 @@ export const SearchBox = forwardRef<HTMLInputElement, { onOpen: (conversationId:
       ) : (
         <ul className="search-results" data-testid="search-results" aria-label="Search results">
           {result.items.map((hit) => (
-            <li key={`${hit.conversationId}:${hit.messageId}`}>
+            <li key={hit.conversationId}>
               <button
                 type="button"
                 className="search-result"
                 data-testid="search-result"
                 data-conversation-id={hit.conversationId}
+                data-message-id={hit.messageId ?? ''}
                 onClick={() => {
                   setQuery('');
                   onOpen(hit.conversationId, hit.messageId);
@@ -72,7 +76,10 @@ export const SearchBox = forwardRef<HTMLInputElement, { onOpen: (conversationId:
               >
                 <span className="search-title">{hit.title}</span>
                 <span className="search-snippet">{hit.snippet}</span>
-                <span className="conversation-time">{relativeTime(hit.createdAt)}</span>
+                <span className="search-meta">
+                  <span data-testid="search-matches">{matchSummary(hit)}</span>
+                  <span className="conversation-time">{relativeTime(hit.createdAt)}</span>
+                </span>
               </button>
             </li>
           ))}

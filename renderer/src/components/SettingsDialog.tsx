@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import { api, ApiError, readSettings } from '../lib/api.js';
+import { api, ApiError, fromText, readSettings } from '../lib/api.js';
 import type { SettingEntry } from '../lib/contract.js';
 import type { OrchestraBridge } from '../../../preload/api.js';
 import { DesktopPreferences } from './DesktopPreferences.js';
@@ -68,7 +68,7 @@ export function SettingsDialog({ onClose, version, bridge }: { onClose: () => vo
       if (isSecret(entry.value)) {
         if (text !== '') patch[key] = text;
       } else if (text !== asText(entry.value)) {
-        patch[key] = text;
+        patch[key] = fromText(text, entry.value);
       }
     }
     if (Object.keys(patch).length === 0) {

@@ -78,9 +78,21 @@ export function readSettings(body: unknown): Record<string, SettingEntry> {
   const map = isRecord(body) && isRecord(body.settings) ? body.settings : isRecord(body) ? body : {};
   const out: Record<string, SettingEntry> = {};
   for (const [key, raw] of Object.entries(map)) {
-    if (!isRecord(raw) || !('value' in raw)) continue;
+    if (!isRecord(raw)) continue;
+    // A secret may come as `{value: {set}}` or as `{set}` beside its source.
+    const value = 'value' in raw ? raw.value : typeof raw.set === 'boolean' ? { set: raw.set } : undefined;
+    if (value === undefined) continue;
     const source = typeof raw.source === 'string' ? (raw.source as SettingEntry['source']) : 'default';
-    out[key] = { value: raw.value, source, locked: raw.locked === true || source === 'env' || source === 'flag' };
+    out[key] = { value, source, locked: raw.locked === true || source === 'env' || source === 'flag' };
   }
   return out;
+}
+
+/** The typed value for the text typed, in the shape the current value has (a list, a number, a flag). */
+export function fromText(text: string, current: unknown): unknown {
+  if (Array.isArray(current)) return text.split(',').map((part) => part.trim()).filter((part) => part !== '');
+  if (typeof current === 'number' && text.trim() !== '' && Number.isFinite(Number(text))) return Number(text);
+  if (typeof current === 'boolean' && (text === 'true' || text === 'false')) return text === 'true';
+  if (current === null && text.trim() === '') return null;
+  return text;
 }

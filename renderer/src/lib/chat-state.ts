@@ -1,4 +1,5 @@
 import type {
+  BranchFields,
   ChatErrorEvent,
   Conversation,
   ConversationUpdatedEvent,
@@ -47,6 +48,11 @@ export interface ChatState {
   problem: ChatProblem | null;
   /** The open conversation whose join ack (with its replies in progress) has arrived. */
   snapshotOf?: string | null;
+  /**
+   * Counts replies of the open conversation that ended: each time, the window reads the stored
+   * conversation again (ids, parents and versions of the turn it assembled while streaming).
+   */
+  turnsEnded?: number;
 }
 
 export type ChatAction =
@@ -120,6 +126,13 @@ export function applyToken(buffer: StreamBuffer, seq: number, delta: string): St
   return { next, text, ahead, partial };
 }
 
+/**
+ * Whether a reply event concerns this window. A new conversation's reply can start (even end)
+ * before the ack of `chat:send` names the conversation: the socket is put in its room first. Until
+ * that ack, with no conversation open, the window's own send is the only one it can be hearing.
+ */
+const concerns = (state: ChatState, conversationId: string): boolean => conversationId === state.activeId || (state.activeId === null && state.sending);
+
 const byRecent = (a: Conversation, b: Conversation): number => (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0);
 
 function upsertConversation(list: Conversation[], conversation: Conversation): Conversation[] {
@@ -191,7 +204,12 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
     case 'opened': {
       const c = action.conversation;
       if (c.id !== state.activeId) return state;
-      const { messages, ...conversation } = c;
+      const { messages: stored, ...conversation } = c;
+      // A reply that ended here (chat:done) while the read was on its way stays ended.
+      const messages = stored.map((m) => {
+        const held = m.status === 'streaming' ? state.messages.find((x) => x.id === m.id) : undefined;
+        return held !== undefined && held.status !== 'streaming' ? { ...m, ...held, siblings: m.siblings, parentId: m.parentId } : m;
+      });
       // A reply still streaming keeps the text received so far; the stored row has none yet.
       const streams: Record<string, StreamBuffer> = {};
       for (const m of messages) {
@@ -231,13 +249,16 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const messages = state.messages.map((m) =>
         m.id === action.localId ? { ...m, id: `acked-${action.localId}`, conversationId: action.conversationId } : m,
       );
-      const hasReply = messages.some((m) => m.id === action.messageId);
+      const reply = messages.find((m) => m.id === action.messageId);
+      const ended = reply !== undefined && reply.status !== 'streaming';
       return {
         ...state,
         activeId: action.conversationId,
         sending: false,
-        messages: hasReply ? messages : [...messages, placeholder(action.messageId, action.conversationId, action.now)],
-        streams: state.streams[action.messageId] ? state.streams : { ...state.streams, [action.messageId]: emptyStream(0) },
+        messages: reply !== undefined ? messages : [...messages, placeholder(action.messageId, action.conversationId, action.now)],
+        streams: state.streams[action.messageId] || ended ? state.streams : { ...state.streams, [action.messageId]: emptyStream(0) },
+        // The reply ended before this ack: read the stored turn now that the conversation is known.
+        ...(ended ? { turnsEnded: (state.turnsEnded ?? 0) + 1 } : {}),
       };
     }
 
@@ -251,7 +272,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'token': {
       const e = action.event;
-      if (e.conversationId !== state.activeId) return state;
+      if (!concerns(state, e.conversationId)) return state;
       const buffer = applyToken(state.streams[e.messageId] ?? emptyStream(null), e.seq, e.delta);
       const known = state.messages.some((m) => m.id === e.messageId);
       return {
@@ -266,13 +287,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
 
     case 'done': {
       const m = action.event.message;
-      if (m.conversationId !== state.activeId) return state;
-      return { ...state, messages: upsertMessage(state.messages, m), streams: withoutStream(state.streams, m.id) };
+      if (!concerns(state, m.conversationId)) return state;
+      return { ...state, messages: upsertMessage(state.messages, m), streams: withoutStream(state.streams, m.id), turnsEnded: (state.turnsEnded ?? 0) + 1 };
     }
 
     case 'error': {
       const e = action.event;
-      if (e.conversationId !== state.activeId) return state;
+      if (!concerns(state, e.conversationId)) return state;
       const current = state.messages.find((m) => m.id === e.messageId) ?? placeholder(e.messageId, e.conversationId, new Date().toISOString());
       const failed: Message = {
         ...current,
@@ -321,7 +342,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       if (state.messages.some((x) => x.id === m.id)) return state;
       if (m.role === 'user') {
         // Our own message, sent from this window: the stored copy replaces the local one.
-        const mine = state.messages.findIndex((x) => (x.id.startsWith('local-') || x.id.startsWith('acked-')) && x.role === 'user' && x.content === m.content);
+        const mine = state.messages.findIndex((x) => isLocalId(x.id) && x.role === 'user' && x.content === m.content);
         if (mine >= 0) {
           const copy = state.messages.slice();
           copy[mine] = m;
@@ -359,3 +380,22 @@ export function streamingMessageId(state: Pick<ChatState, 'messages'>): string |
   }
   return null;
 }
+
+/** A copy this window made of a message it sent, before (`local-`) or after (`acked-`) the ack. */
+export const isLocalId = (id: string): boolean => id.startsWith('local-') || id.startsWith('acked-');
+
+/**
+ * The message an edited one follows, so the resend branches from there: the server's `parentId`,
+ * else the message shown before it (the list is one branch, in order). Undefined when that is
+ * not known yet (a copy that is not stored), so the edit cannot start a wrong branch.
+ */
+export function parentOf(messages: readonly (Message & BranchFields)[], message: Message & BranchFields): string | null | undefined {
+  if (message.parentId !== undefined) return message.parentId;
+  if (isLocalId(message.id)) return undefined;
+  const at = messages.findIndex((m) => m.id === message.id);
+  if (at < 0) return undefined;
+  const before = messages[at - 1];
+  if (before === undefined) return null;
+  return isLocalId(before.id) ? undefined : before.id;
+}
+

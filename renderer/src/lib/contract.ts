@@ -59,13 +59,8 @@ export interface JoinAck {
   streaming?: Array<{ messageId: string; seq: number; content: string }>;
 }
 
-export interface SearchHit {
-  conversationId: string;
-  messageId: string;
-  title: string;
-  snippet: string;
-  createdAt: string;
-}
+/** One hit of GET /api/search; `messageId` is null when the conversation's title matched. */
+export type { SearchHit } from '../../../backend/contract/index.js';
 
 export interface ModelList {
   provider: string;

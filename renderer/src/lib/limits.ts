@@ -4,3 +4,6 @@
  * oversized message is explained as it is typed instead of after a round trip.
  */
 export const MAX_MESSAGE_CHARS = 100_000;
+
+/** How often a streaming reply is drawn: tokens in between are applied and rendered together. */
+export const STREAM_RENDER_MS = 50;

@@ -63,9 +63,17 @@ export function lexInline(text: string): Token[] {
  * there is one nearby. Cuts depend only on the text before them, so as a streaming paragraph
  * grows its earlier slices stay the same strings.
  */
-export function sliceText(text: string, size = 3_000, slack = 500): string[] {
+export function sliceText(text: string, size = 3_000, slack = 500, previous?: { text: string; slices: string[] }): string[] {
   const slices: string[] = [];
   let pos = 0;
+  // The text only grew: every slice but the last is final, so slicing resumes at the last one.
+  if (previous !== undefined && previous.slices.length > 1 && text.length >= previous.text.length && text.startsWith(previous.text)) {
+    for (let i = 0; i < previous.slices.length - 1; i++) {
+      const slice = previous.slices[i] ?? '';
+      slices.push(slice);
+      pos += slice.length;
+    }
+  }
   while (pos < text.length) {
     const from = pos + size;
     if (from >= text.length) break;
@@ -85,9 +93,29 @@ export function sliceText(text: string, size = 3_000, slack = 500): string[] {
   return slices;
 }
 
+/**
+ * A huge paragraph at the tail that grew by text without a line break is the same paragraph,
+ * longer: a line break is what could end it or turn it into another block. It is not lexed
+ * again (its inline pass is done slice by slice anyway), which spares re-reading tens of
+ * kilobytes, and the garbage that makes, on every update of a long streaming reply.
+ */
+function grownParagraph(previous: BlockSplit, added: string): BlockSplit | null {
+  const last = previous.tail.length === 1 ? previous.tail[0] : undefined;
+  if (last === undefined || !isLargeParagraph(last.token) || added.includes('\n') || added.includes('\r')) return null;
+  const token = last.token;
+  if (token.raw.endsWith('\n') || token.raw !== token.text) return null;
+  const raw = token.raw + added;
+  const grown: Tokens.Paragraph = { ...token, raw, text: raw, tokens: [] };
+  return { content: previous.content + added, finished: previous.finished, tailStart: previous.tailStart, tail: [{ index: last.index, token: grown }] };
+}
+
 /** Splits `content`, reusing what `previous` found when `content` only grew at the end. */
 export function splitBlocks(content: string, previous?: BlockSplit | null): BlockSplit {
   const reuse = previous !== null && previous !== undefined && content.length >= previous.content.length && content.startsWith(previous.content);
+  if (reuse) {
+    const fast = grownParagraph(previous, content.slice(previous.content.length));
+    if (fast !== null) return { ...fast, content };
+  }
   const finished = reuse ? previous.finished.slice() : [];
   let offset = reuse ? previous.tailStart : 0;
   const tokens = lexBlocks(content.slice(offset));

@@ -66,6 +66,25 @@ describe('long paragraphs', () => {
     expect(lexInline('a `b` c').map((t) => t.type)).toEqual(['text', 'codespan', 'text']);
   });
 
+  it('a huge paragraph growing without a line break is extended, not lexed again, and matches a fresh lex', () => {
+    let text = `# Head\n\n${'tok '.repeat(2_000)}`;
+    let split = splitBlocks(text);
+    const head = split.finished[0];
+    for (const added of ['tok7 ', 'more *em* ', 'x'.repeat(10)]) {
+      text += added;
+      split = splitBlocks(text, split);
+      expect(split.finished[0]).toBe(head);
+      const fresh = splitBlocks(text);
+      expect(split.tail.map((b) => [b.index, b.token.type, b.token.raw, (b.token as { text?: string }).text])).toEqual(
+        fresh.tail.map((b) => [b.index, b.token.type, b.token.raw, (b.token as { text?: string }).text]),
+      );
+    }
+    // A line break may end the paragraph: the tail is lexed again.
+    text += '\n\n- item';
+    split = splitBlocks(text, split);
+    expect([...split.finished, ...split.tail].map((b) => b.token.type)).toEqual(['heading', 'space', 'paragraph', 'space', 'list']);
+  });
+
   it('slices at spaces, and earlier slices do not change as the text grows', () => {
     const text = 'abcdefghij '.repeat(1_000);
     const slices = sliceText(text, 1_000, 50);
@@ -73,6 +92,11 @@ describe('long paragraphs', () => {
     expect(slices.every((sl) => sl.endsWith(' '))).toBe(true);
     const grown = sliceText(text + 'more words here', 1_000, 50);
     expect(grown.slice(0, slices.length - 1)).toEqual(slices.slice(0, -1));
+    // Resumed from the previous slicing, the result is the same as slicing from scratch.
+    const resumed = sliceText(text + 'more words here', 1_000, 50, { text, slices });
+    expect(resumed).toEqual(grown);
+    expect(resumed[0]).toBe(slices[0]);
+    expect(sliceText('other text entirely '.repeat(200), 1_000, 50, { text, slices })).toEqual(sliceText('other text entirely '.repeat(200), 1_000, 50));
     expect(sliceText('x'.repeat(2_500), 1_000, 50)).toEqual(['x'.repeat(1_050), 'x'.repeat(1_050), 'x'.repeat(400)]);
   });
 });
