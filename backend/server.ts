@@ -328,6 +328,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const switchRedis = async (redisUrl: string): Promise<{ restartRequired: boolean }> => {
       await liveCache.reconfigure(redisUrl);
       await relay.switchTo(isRedisUrl(redisUrl) ? redisUrl : undefined);
+      status.invalidate();
       return { restartRequired: false };
     };
     const live = new LiveSettings(liveStore, config, logger, liveProviders, switchRedis);
