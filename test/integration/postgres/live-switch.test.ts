@@ -162,6 +162,8 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
     const data = tempDir('orchestra-switch-down-');
     const server = await startServer(testConfig({ dataDir: data.dir, databaseUrl: `sqlite:///${path.join(data.dir, 'app.db')}`, llmBaseUrl: provider.url }));
     try {
+      // One SQLite file to another is the one database switch that needs a restart.
+      expect(await server.reconfigure({ databaseUrl: `sqlite:///${path.join(data.dir, 'other.db')}` })).toEqual({ applied: [], restartRequired: ['databaseUrl'] });
       const load = chatLoad(server, { clients: 2, tag: 'down' });
       await load.progress(4);
       await proxy.setMode('refuse');
