@@ -127,6 +127,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let providers: ProviderRegistry | undefined;
   let onReplicated = (_conversationIds: string[]): void => {};
   let onStoreSwitched = (_next: Store): void => {};
+  // A breaker that a live switch removed leaves no stale series behind.
+  const forgetBreaker = (name: string): void => {
+    for (const state of ['closed', 'open', 'halfOpen'] as const) metrics.breakerState.remove({ breaker: name, state });
+  };
 
   try {
     const replication = replicationObserver(metrics);
@@ -186,7 +190,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     });
     onStoreSwitched = (next) => {
       // SQLite mode has no replication: the gauges say so (PostgreSQL mode reports its own).
-      if (next.backend === 'sqlite') replication.replication({ pendingSync: 0, lagSeconds: 0, activeBackend: 'sqlite' });
+      if (next.backend === 'sqlite') {
+        replication.replication({ pendingSync: 0, lagSeconds: 0, activeBackend: 'sqlite' });
+        forgetBreaker('postgres');
+      }
       // Pages cached from the previous store (PostgreSQL may hold other instances' rows the
       // replica had not pulled yet) are read again from the new one.
       liveCache.invalidate([], [cacheKey('conversation', ''), cacheKey('conversations', '')]).catch(() => {});
@@ -328,6 +335,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const switchRedis = async (redisUrl: string): Promise<{ restartRequired: boolean }> => {
       await liveCache.reconfigure(redisUrl);
       await relay.switchTo(isRedisUrl(redisUrl) ? redisUrl : undefined);
+      if (!isRedisUrl(redisUrl)) forgetBreaker('redis');
       status.invalidate();
       return { restartRequired: false };
     };

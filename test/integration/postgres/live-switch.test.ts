@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
+import { startRedis, type RedisService } from '../../fixtures/services/redis.js';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, DoneEvent, ServerToClientEvents } from '../../../backend/contract/index.js';
 import {
   api,
   assertAllInPostgres,
@@ -22,14 +25,15 @@ import {
 // server's reconfigure, with chats going on through real HTTP the whole time.
 let pg: PrivatePostgres;
 let provider: FakeProvider;
+let redis: RedisService;
 
 beforeAll(async () => {
   // Echoed replies stream one word every 3 ms: long messages are still streaming during a switch.
-  [pg, provider] = await Promise.all([startPostgres(), startFakeProvider({ echo: true, tokenIntervalMs: 3 })]);
+  [pg, provider, redis] = await Promise.all([startPostgres(), startFakeProvider({ echo: true, tokenIntervalMs: 3 }), startRedis()]);
 });
 
 afterAll(async () => {
-  await Promise.all([pg?.stop(), provider?.close()]);
+  await Promise.all([pg?.stop(), provider?.close(), redis?.stop()]);
 });
 
 interface Row {
@@ -86,6 +90,12 @@ async function listAll(server: RunningServer): Promise<string[]> {
   return ids.sort();
 }
 
+async function metrics(server: RunningServer): Promise<string> {
+  const res = await fetch(`${server.url}/metrics`, { headers: { Authorization: `Bearer ${server.token}` } });
+  expect(res.status).toBe(200);
+  return res.text();
+}
+
 const longMessage = (tag: string): string => Array.from({ length: 120 }, (_, i) => `${tag}-${i}`).join(' ');
 
 describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
@@ -115,6 +125,11 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       expect(await server.reconfigure({ databaseUrl: sqliteUrl })).toEqual({ applied: ['databaseUrl'], restartRequired: [] });
       expect((await status(server)).components.database).toMatchObject({ backend: 'sqlite', breaker: null, pendingSync: 0 });
       expect((await second).body.message).toMatchObject({ content: longMessage('second'), status: 'complete' });
+      const inSqlite = await metrics(server);
+      expect(inSqlite).toMatch(/orchestra_db_active_backend\{backend="sqlite"\} 1/);
+      expect(inSqlite).toMatch(/orchestra_db_active_backend\{backend="postgres"\} 0/);
+      expect(inSqlite).toMatch(/orchestra_outbox_backlog 0/);
+      expect(inSqlite).not.toMatch(/orchestra_breaker_state\{breaker="postgres"/);
       await load.progress(6);
       // Deleted while SQLite is in use: the delete reaches PostgreSQL at the next switch.
       expect((await api(server, 'DELETE', `/api/conversations/${gone.body.conversationId}`)).status).toBe(204);
@@ -124,6 +139,7 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       await load.stop();
       expect(load.failures).toEqual([]);
       await waitRecovered(server);
+      await waitFor('the gauges on PostgreSQL', async () => /orchestra_db_active_backend\{backend="postgres"\} 1/.test(await metrics(server)));
 
       const results = load.results;
       await assertAllInPostgres(pg, database, results);
@@ -191,19 +207,32 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
     }
   }, 120_000);
 
-  it('an instance switching to a PostgreSQL another instance uses: each sees the other, and a switch back keeps what it pulled', async () => {
+  it('an instance joining another on PostgreSQL and Redis live: each sees the other, events relay, and a switch back keeps what it pulled', async () => {
     const database = await pg.createDatabase('shared');
     const pgUrl = pg.url(database);
     const dataA = tempDir('orchestra-switch-a-');
     const dataB = tempDir('orchestra-switch-b-');
     const appDb = path.join(dataA.dir, 'app.db');
     const a = await startServer(testConfig({ dataDir: dataA.dir, databaseUrl: `sqlite:///${appDb}`, llmBaseUrl: provider.url }));
-    const b = await startServer(testConfig({ dataDir: dataB.dir, databaseUrl: pgUrl, llmBaseUrl: provider.url }));
+    const b = await startServer(testConfig({ dataDir: dataB.dir, databaseUrl: pgUrl, redisUrl: redis.url, llmBaseUrl: provider.url, redisCommandTimeoutMs: 1000 }));
+    let watcher: Socket<ServerToClientEvents, ClientToServerEvents> | undefined;
     try {
       const onA = await api<{ conversationId: string }>(a, 'POST', '/api/chat', { message: 'written on A in SQLite mode' });
       const onB = await api<{ conversationId: string }>(b, 'POST', '/api/chat', { message: 'written on B' });
-      expect(await a.reconfigure({ databaseUrl: pgUrl })).toEqual({ applied: ['databaseUrl'], restartRequired: [] });
+      expect(await a.reconfigure({ databaseUrl: pgUrl, redisUrl: redis.url })).toEqual({ applied: ['databaseUrl', 'redisUrl'], restartRequired: [] });
       await waitFor('B sees A\'s conversation', async () => (await listAll(b)).includes(onA.body.conversationId));
+      // A client on B follows a turn A streams: the relay A attached live carries it.
+      watcher = connect(b.wsUrl, { path: '/ws', transports: ['websocket'], auth: { token: b.token }, reconnection: false, forceNew: true });
+      const w = watcher;
+      await new Promise<void>((resolve, reject) => {
+        w.once('connect', () => resolve());
+        w.once('connect_error', reject);
+      });
+      expect(await w.emitWithAck('conversation:join', { conversationId: onA.body.conversationId })).toMatchObject({ joined: onA.body.conversationId });
+      const done = new Promise<DoneEvent>((resolve) => w.once('chat:done', resolve));
+      const turn = await api<{ message: { id: string } }>(a, 'POST', '/api/chat', { message: 'streamed on A, seen on B', conversationId: onA.body.conversationId });
+      const seen = await Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no chat:done on B')), 10_000))]);
+      expect(seen.message.id).toBe(turn.body.message.id);
       await waitFor('A sees B\'s conversation', async () => (await listAll(a)).includes(onB.body.conversationId));
       // A's replica has pulled B's rows; leaving PostgreSQL keeps them.
       await waitFor('B\'s conversation in A\'s replica', () => sqliteConversationIds(path.join(dataA.dir, 'replica.db')).includes(onB.body.conversationId));
@@ -212,6 +241,7 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       const counts = await pg.query<{ n: string }>(database, 'SELECT count(*) AS n FROM conversations');
       expect(counts[0]?.n).toBe('2');
     } finally {
+      watcher?.disconnect();
       await a.close();
       await b.close();
       dataA.remove();
