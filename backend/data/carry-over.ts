@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import { applyMutation, conversationRow, messageRow, toConversation, toMessage, validationRow } from './kysely-store.js';
 import { chunks } from './outbox.js';
 import type { Outbox } from './outbox.js';
@@ -10,6 +10,10 @@ import { asShared, type LocalDatabase } from './sync-schema.js';
  * Carrying rows between SQLite mode's app.db and PostgreSQL mode's replica.db when DATABASE_URL
  * switches between the two live. Every row is copied by id as an idempotent upsert, so a carry
  * that is interrupted (a crash) and repeated never duplicates anything.
+ *
+ * A switch carries twice: a first pass while the old store still takes writes (it copies the
+ * bulk), then, with writes held, a final pass that only finds what changed in between. Only the
+ * final pass writes the marks below, so both passes decide the same way about deletes.
  *
  * Deletes are carried only when it is safe to: after a carry both files get the same "peer mark"
  * (a random id plus the side that went live). At the next carry, if both files still hold the
@@ -73,6 +77,34 @@ export async function clearStaleMark(db: Kysely<Database>, live: Side): Promise<
   if (mark && mark.live !== live) await (db as unknown as Kysely<LocalDatabase>).deleteFrom('sync_state').where('key', '=', MARK_KEY).execute();
 }
 
+/**
+ * Lets timers and I/O run between chunks: SQLite calls are synchronous, and a carry of many rows
+ * would otherwise hold the whole server (HTTP, Socket.IO) until it ends.
+ */
+const breathe = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+const READ_PAGE = 500;
+
+/** Every row of a table, read a page at a time (in id order) so the server keeps serving meanwhile. */
+async function pages<T extends 'conversations' | 'messages' | 'validations'>(db: AnyDb, table: T): Promise<Array<Database[T]>> {
+  const out: Array<Database[T]> = [];
+  let after = '';
+  for (;;) {
+    const rows = (await db
+      .selectFrom(table as 'conversations')
+      .selectAll()
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(READ_PAGE)
+      .execute()) as unknown as Array<Database[T] & { id: string }>;
+    out.push(...rows);
+    const last = rows[rows.length - 1];
+    if (!last || rows.length < READ_PAGE) return out;
+    after = last.id;
+    await breathe();
+  }
+}
+
 /** The shared tables of one file, normalized (sync columns and stale progress left out) and keyed by id. */
 async function snapshot(db: AnyDb): Promise<{
   conversations: Map<string, string>;
@@ -80,13 +112,21 @@ async function snapshot(db: AnyDb): Promise<{
   validations: Map<string, string>;
   rows: { conversations: Map<string, ReturnType<typeof toConversation>>; messages: Map<string, ReturnType<typeof toMessage>>; validations: Map<string, ValidationRecord> };
 }> {
-  const conversations = (await db.selectFrom('conversations').selectAll().execute()).map(toConversation);
-  const messages = (await db.selectFrom('messages').selectAll().orderBy('id').execute()).map(toMessage);
-  const validations = (await db.selectFrom('validations').selectAll().execute()).map(toValidation);
+  const conversations = (await pages(db, 'conversations')).map(toConversation);
+  const messages = (await pages(db, 'messages')).map(toMessage);
+  const validations = (await pages(db, 'validations')).map(toValidation);
+  const keyed = async <T extends { id: string }>(items: T[], row: (item: T) => unknown): Promise<Map<string, string>> => {
+    const out = new Map<string, string>();
+    for (const part of chunks(items, READ_PAGE)) {
+      for (const item of part) out.set(item.id, JSON.stringify(row(item)));
+      await breathe();
+    }
+    return out;
+  };
   return {
-    conversations: new Map(conversations.map((c) => [c.id, JSON.stringify(conversationRow(c))])),
-    messages: new Map(messages.map((m) => [m.id, JSON.stringify(messageRow(m))])),
-    validations: new Map(validations.map((v) => [v.id, JSON.stringify(validationRow(v))])),
+    conversations: await keyed(conversations, conversationRow),
+    messages: await keyed(messages, messageRow),
+    validations: await keyed(validations, validationRow),
     rows: {
       conversations: new Map(conversations.map((c) => [c.id, c])),
       messages: new Map(messages.map((m) => [m.id, m])),
@@ -147,6 +187,39 @@ function plan(
   return { mutations, report };
 }
 
+const ROWS_PER_STATEMENT = 100;
+
+/** An upsert of many rows: every column but the id (and created_at) takes the new row's value. */
+async function upsertRows(trx: Transaction<Database>, table: 'conversations' | 'messages', rows: Array<Record<string, unknown>>): Promise<void> {
+  const first = rows[0];
+  if (!first) return;
+  const columns = Object.keys(first).filter((c) => c !== 'id' && c !== 'created_at' && c !== 'conversation_id');
+  const set = Object.fromEntries(columns.map((c) => [c, sql.ref(`excluded.${c}`)]));
+  for (const part of chunks(rows, ROWS_PER_STATEMENT)) {
+    await trx
+      .insertInto(table)
+      .values(part as never)
+      .onConflict((oc) => oc.column('id').doUpdateSet(set))
+      .execute();
+    await breathe();
+  }
+}
+
+/** The planned mutations, applied in bulk (same effect as applyMutation one by one, in order). */
+async function applyAll(trx: Transaction<Database>, mutations: Mutation[]): Promise<void> {
+  const conversations: Array<Record<string, unknown>> = [];
+  const messages: Array<Record<string, unknown>> = [];
+  const rest: Mutation[] = [];
+  for (const m of mutations) {
+    if (m.kind === 'conversation.upsert') conversations.push({ ...conversationRow(m.row) });
+    else if (m.kind === 'message.upsert') messages.push({ ...messageRow(m.row) });
+    else rest.push(m);
+  }
+  await upsertRows(trx, 'conversations', conversations);
+  await upsertRows(trx, 'messages', messages);
+  for (const m of rest) await applyMutation(trx, m);
+}
+
 /** Credentials are per instance in both modes: the destination becomes an exact copy. */
 async function mirrorCredentials(source: AnyDb, trx: Transaction<Database>): Promise<number> {
   let copied = 0;
@@ -165,6 +238,13 @@ async function mirrorCredentials(source: AnyDb, trx: Transaction<Database>): Pro
   return copied;
 }
 
+export interface CarryOptions {
+  /** False for the first pass of a switch: it leaves the marks alone. */
+  final: boolean;
+  /** A first pass already queued the rows: queue only what differs from the destination now. */
+  precopied?: boolean;
+}
+
 const newMark = (live: Side, target: string): PeerMark => ({ id: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`, live, target });
 
 /**
@@ -178,22 +258,27 @@ export async function carryToReplica(
   replica: Kysely<LocalDatabase>,
   outbox: Outbox,
   target: string,
+  options: CarryOptions = { final: true },
 ): Promise<CarryReport> {
   const shared = replica as unknown as Kysely<Database>;
   const [sourceMark, destinationMark] = [await readMark(appDb), await readMark(shared)];
   const paired = sourceMark !== undefined && destinationMark !== undefined && sourceMark.id === destinationMark.id && sourceMark.live === 'sqlite';
   const source = await snapshot(appDb);
   const destination = await snapshot(shared);
-  const { mutations, report } = plan(source, destination, { everything: !paired || destinationMark.target !== target, withDeletes: paired });
+  const everything = options.precopied !== true && (!paired || destinationMark.target !== target);
+  const { mutations, report } = plan(source, destination, { everything, withDeletes: paired });
   const mark = newMark('postgres', target);
   let credentials = 0;
   await replica.transaction().execute(async (trx) => {
-    for (const m of mutations) await applyMutation(asShared(trx), m);
-    await outbox.append(trx, mutations);
+    await applyAll(asShared(trx), mutations);
+    for (const part of chunks(mutations, 1000)) {
+      await outbox.append(trx, part);
+      await breathe();
+    }
     credentials = await mirrorCredentials(appDb, asShared(trx));
-    await writeMark(trx, mark);
+    if (options.final) await writeMark(trx, mark);
   });
-  await writeMark(appDb as unknown as Kysely<LocalDatabase>, mark);
+  if (options.final) await writeMark(appDb as unknown as Kysely<LocalDatabase>, mark);
   return { ...report, credentials };
 }
 
@@ -202,7 +287,12 @@ export async function carryToReplica(
  * already applied there) is copied into app.db. The outbox stays in the replica and drains the
  * next time PostgreSQL mode runs.
  */
-export async function carryToSqlite(replica: Kysely<Database>, appDb: Kysely<Database>, target: string): Promise<CarryReport> {
+export async function carryToSqlite(
+  replica: Kysely<Database>,
+  appDb: Kysely<Database>,
+  target: string,
+  options: CarryOptions = { final: true },
+): Promise<CarryReport> {
   const [sourceMark, destinationMark] = [await readMark(replica), await readMark(appDb)];
   const paired = sourceMark !== undefined && destinationMark !== undefined && sourceMark.id === destinationMark.id && sourceMark.live === 'postgres';
   const source = await snapshot(replica);
@@ -211,10 +301,10 @@ export async function carryToSqlite(replica: Kysely<Database>, appDb: Kysely<Dat
   const mark = newMark('sqlite', target);
   let credentials = 0;
   await appDb.transaction().execute(async (trx) => {
-    for (const m of mutations) await applyMutation(trx, m);
+    await applyAll(trx, mutations);
     credentials = await mirrorCredentials(replica, trx);
-    await writeMark(trx as unknown as Transaction<LocalDatabase>, mark);
+    if (options.final) await writeMark(trx as unknown as Transaction<LocalDatabase>, mark);
   });
-  await writeMark(replica as unknown as Kysely<LocalDatabase>, mark);
+  if (options.final) await writeMark(replica as unknown as Kysely<LocalDatabase>, mark);
   return { ...report, credentials };
 }

@@ -13,7 +13,7 @@ import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from './migrations/se
 import { openSqlite, sqlitePath } from './sqlite.js';
 import type { Store } from './store.js';
 import { carryToReplica, carryToSqlite, clearStaleMark } from './carry-over.js';
-import type { Outbox } from './outbox.js';
+import { Outbox } from './outbox.js';
 import type { ReplicatedStore } from './replicated-store.js';
 import { SwitchableStore } from './switchable-store.js';
 import type { LocalDatabase } from './sync-schema.js';
@@ -131,10 +131,45 @@ export interface SwitchableStoreOptions extends Omit<OpenStoreOptions, 'prepare'
  */
 export async function openSwitchableStore(config: Config, options: SwitchableStoreOptions): Promise<SwitchableStore> {
   const { onSwitched, ...openOptions } = options;
+  const log = options.logger;
   let currentUrl = config.databaseUrl;
   const initial = await openStore(config, openOptions);
-  const switchTo = async (url: string, current: Store): Promise<Store> => {
+
+  const check = (url: string): void => {
     if (!url.startsWith('sqlite:') && !isPostgresUrl(url)) throw new ConfigError('DATABASE_URL: expected a sqlite:///path or postgres://… URL');
+    if (!isPostgresUrl(url) && sqlitePath(url) === replicaPath(config.dataDir)) {
+      throw new ConfigError('DATABASE_URL: the SQLite file cannot be the PostgreSQL replica (replica.db)');
+    }
+  };
+
+  // First pass, while the current store still takes writes: the bulk of the rows.
+  const precopy = async (url: string, current: Store): Promise<void> => {
+    check(url);
+    if (isPostgresUrl(url) && current.backend === 'sqlite') {
+      const appDb = (current as KyselyStore).db;
+      // app.db gets the small sync_state table, where the final carry leaves its mark.
+      await migrate(appDb, { migrations: localMigrations, table: LOCAL_MIGRATIONS_TABLE });
+      const replica = (await openLocal(replicaPath(config.dataDir), log, true)) as unknown as Kysely<LocalDatabase>;
+      try {
+        await carryToReplica(appDb, replica, new Outbox(replica), maskUrl(url), { final: false });
+      } finally {
+        await replica.destroy();
+      }
+    } else if (!isPostgresUrl(url) && current.backend === 'postgres') {
+      const appDb = await openLocal(sqlitePath(url), log, true);
+      const replica = openSqlite(replicaPath(config.dataDir)).db;
+      try {
+        await carryToSqlite(replica, appDb, maskUrl(currentUrl), { final: false });
+      } finally {
+        await replica.destroy();
+        await appDb.destroy();
+      }
+    }
+  };
+
+  // With writes held: what changed since the first pass, then the swap.
+  const switchTo = async (url: string, current: Store): Promise<Store> => {
+    check(url);
     if (isPostgresUrl(url) && current.backend === 'postgres') {
       if (!current.reconfigure) throw new ConfigError('DATABASE_URL: this store cannot switch PostgreSQL servers live');
       await current.reconfigure(url);
@@ -144,28 +179,25 @@ export async function openSwitchableStore(config: Config, options: SwitchableSto
     let next: Store;
     if (isPostgresUrl(url)) {
       const appDb = (current as KyselyStore).db;
-      // app.db gets the small sync_state table, where the carry leaves its mark.
-      await migrate(appDb, { migrations: localMigrations, table: LOCAL_MIGRATIONS_TABLE });
       next = await openStore(
         { ...config, databaseUrl: url },
         {
           ...openOptions,
           prepare: async (local, outbox) => {
-            const report = await carryToReplica(appDb, local, outbox, maskUrl(url));
-            options.logger.info({ ...report, to: maskUrl(url) }, 'SQLite rows carried into the PostgreSQL replica');
+            const report = await carryToReplica(appDb, local, outbox, maskUrl(url), { final: true, precopied: true });
+            log.info({ ...report, to: maskUrl(url) }, 'SQLite rows carried into the PostgreSQL replica');
           },
         },
       );
     } else {
       const file = sqlitePath(url);
-      if (file === replicaPath(config.dataDir)) throw new ConfigError('DATABASE_URL: the SQLite file cannot be the PostgreSQL replica (replica.db)');
-      const appDb = await openLocal(file, options.logger, true);
+      const appDb = await openLocal(file, log, true);
       try {
         await (current as ReplicatedStore).quiesce();
         const replica = openSqlite(replicaPath(config.dataDir)).db;
         try {
           const report = await carryToSqlite(replica, appDb, maskUrl(currentUrl));
-          options.logger.info({ ...report, file }, 'PostgreSQL replica rows carried into SQLite');
+          log.info({ ...report, file }, 'PostgreSQL replica rows carried into SQLite');
         } finally {
           await replica.destroy();
         }
@@ -180,5 +212,5 @@ export async function openSwitchableStore(config: Config, options: SwitchableSto
     currentUrl = url;
     return next;
   };
-  return new SwitchableStore(initial, switchTo, options.logger, onSwitched);
+  return new SwitchableStore(initial, switchTo, log, { precopy, ...(onSwitched ? { onSwitched } : {}) });
 }

@@ -433,15 +433,14 @@ export class ReplicatedStore implements Store {
   }
 
   /**
-   * Before a live switch to SQLite mode: lets the pass in flight finish (pushing what PostgreSQL
-   * takes) and stops replication, so the replica no longer changes except by this store's own
-   * writes. Reads keep working. What is still in the outbox stays there for the next PostgreSQL run.
+   * Before a live switch to SQLite mode: stops replication after the batch in flight, so the
+   * replica no longer changes except by this store's own writes (held during the switch). Reads
+   * keep working. What is still in the outbox stays there for the next PostgreSQL run.
    */
   async quiesce(): Promise<void> {
     // The gauges belong to the store that takes over from here.
     this.quiet = true;
     clearInterval(this.gaugeTimer);
-    await this.replicator.idle();
     await this.replicator.close();
   }
 

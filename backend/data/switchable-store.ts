@@ -19,6 +19,16 @@ import type {
  */
 export type StoreSwitch = (databaseUrl: string, current: Store) => Promise<Store>;
 
+export interface SwitchHooks {
+  /**
+   * Runs before writes are held: copies the bulk of the rows while the current store still takes
+   * writes, so the switch itself only carries what changed meanwhile.
+   */
+  precopy?: (databaseUrl: string, current: Store) => Promise<void>;
+  /** After a switch swapped the store in. */
+  onSwitched?: (store: Store) => void;
+}
+
 /** One store the wrapper delegated to, with the calls still running on it. */
 interface Lease {
   store: Store;
@@ -28,9 +38,10 @@ interface Lease {
 
 /**
  * The store the services hold. It forwards every call to the store DATABASE_URL currently names
- * and can swap that store live (SQLite <-> PostgreSQL, see `reconfigure`). During a swap writes
- * wait (so none lands in the old store after its rows were carried over) while reads go on
- * against the old store; the old store closes once the calls already running on it finished.
+ * and can swap that store live (SQLite <-> PostgreSQL, see `reconfigure`). The bulk of the rows is
+ * copied first while everything goes on; then, for the final carry and the swap, writes wait (so
+ * none lands in the old store after its rows were carried over) while reads go on against the
+ * old store. The old store closes once the calls already running on it finished.
  */
 export class SwitchableStore implements Store {
   private lease: Lease;
@@ -43,7 +54,7 @@ export class SwitchableStore implements Store {
     initial: Store,
     private readonly switchTo: StoreSwitch,
     private readonly log: Logger,
-    private readonly onSwitched: (store: Store) => void = () => {},
+    private readonly hooks: SwitchHooks = {},
   ) {
     this.lease = { store: initial, running: 0, drained: undefined };
     this.credentials = new SwitchableCredentials(
@@ -143,6 +154,7 @@ export class SwitchableStore implements Store {
    * serialized by the caller (LiveSettings). On failure the old store keeps serving.
    */
   async reconfigure(databaseUrl: string): Promise<void> {
+    await this.hooks.precopy?.(databaseUrl, this.lease.store);
     let open!: () => void;
     this.gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -158,7 +170,7 @@ export class SwitchableStore implements Store {
       const next = await this.switchTo(databaseUrl, old.store);
       if (next !== old.store) {
         this.lease = { store: next, running: 0, drained: undefined };
-        this.onSwitched(next);
+        this.hooks.onSwitched?.(next);
         this.log.info({ from: old.store.backend, to: next.backend }, 'store switched');
         void this.retire(old);
       }

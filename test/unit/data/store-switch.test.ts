@@ -73,12 +73,27 @@ describe('carrying rows between app.db and the replica', () => {
     const queued = (await replica.outbox.read(100)).map((e) => e.mutation.kind);
     expect(queued.slice(4)).toEqual(['conversation.upsert', 'message.upsert', 'conversation.delete']);
 
+    // A switch's first pass copies while writes go on and leaves the marks; the final pass then
+    // queues only what changed in between (here: a rename, an update of an existing row).
+    const marks = await readMark(app.store.db);
+    await carryToSqlite(replica.store.db, app.store.db, 'postgres://a/db');
+    const pairedMark = await readMark(app.store.db);
+    expect(pairedMark?.id).not.toBe(marks?.id);
+    await write(app.store, 'during the first pass');
+    expect(await carryToReplica(app.store.db, replica.local, replica.outbox, 'postgres://a/db', { final: false })).toMatchObject({ conversations: 1 });
+    expect(await readMark(app.store.db)).toEqual(pairedMark);
+    const renamed = await app.store.getConversation(kept);
+    await app.store.apply([{ kind: 'conversation.upsert', row: { ...(renamed as Conversation), title: 'renamed in between' } }]);
+    expect(await carryToReplica(app.store.db, replica.local, replica.outbox, 'postgres://a/db', { final: true, precopied: true })).toMatchObject({ conversations: 1, messages: 0, deleted: 0 });
+    expect((await replica.store.getConversation(kept))?.title).toBe('renamed in between');
+    expect((await readMark(replica.store.db))?.live).toBe('postgres');
+
     // Repeating a carry changes nothing and duplicates nothing.
     await carryToSqlite(replica.store.db, app.store.db, 'postgres://a/db');
     expect(await carryToReplica(app.store.db, replica.local, replica.outbox, 'postgres://a/db')).toMatchObject({ conversations: 0, messages: 0, deleted: 0 });
     // Another server: everything is queued again, since it may have none of it.
     await carryToSqlite(replica.store.db, app.store.db, 'postgres://a/db');
-    expect(await carryToReplica(app.store.db, replica.local, replica.outbox, 'postgres://b/db')).toMatchObject({ conversations: 2, messages: 2, deleted: 0 });
+    expect(await carryToReplica(app.store.db, replica.local, replica.outbox, 'postgres://b/db')).toMatchObject({ conversations: 3, messages: 3, deleted: 0 });
   });
 
   it('adds and updates only when the idle side was used behind the switch (a restart with the old URL)', async () => {
