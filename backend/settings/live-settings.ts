@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { maskUrl, passwordOf, registerSecret } from '../config/secrets.js';
-import { isPostgresUrl } from '../data/open.js';
 import type { Store } from '../data/store.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 
@@ -65,7 +64,7 @@ export class LiveSettings {
       if (key === 'databaseUrl') {
         if (value === this.databaseUrl) continue;
         const url = value as string;
-        const sqliteToSqlite = !isPostgresUrl(url) && !isPostgresUrl(this.databaseUrl);
+        const sqliteToSqlite = url.startsWith('sqlite:') && this.databaseUrl.startsWith('sqlite:');
         if (this.store.reconfigure && !sqliteToSqlite) {
           registerSecret(passwordOf(url));
           await this.store.reconfigure(url);
