@@ -2,8 +2,9 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { BreakerRegistry, type BreakerTransition } from './breaker/breaker.js';
 import { CompletionCache } from './chat/completions-cache.js';
-import { openCache } from './cache/open.js';
-import type { Cache } from './cache/cache.js';
+import { openSwitchableCache } from './cache/open.js';
+import { cacheKey } from './cache/cache.js';
+import type { SwitchableCache } from './cache/switchable.js';
 import { DeferredBroadcaster } from './chat/broadcaster.js';
 import { ConversationService } from './chat/conversations.js';
 import { ConversationThreads } from './chat/threads.js';
@@ -12,8 +13,8 @@ import { ChatService, type ReplyValidator } from './chat/service.js';
 import { describeConfig, type ConfigSource } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { passwordOf, registerSecret } from './config/secrets.js';
-import { openStore } from './data/open.js';
-import { LiveSettings, type ReconfigureResult } from './settings/live-settings.js';
+import { openSwitchableStore } from './data/open.js';
+import { LiveSettings, type ReconfigureResult, type RedisSwitch } from './settings/live-settings.js';
 import { SettingsService } from './settings/settings-service.js';
 import type { Store } from './data/store.js';
 import { ValidationService } from './governance/validation-service.js';
@@ -36,7 +37,7 @@ import { packageVersion, rendererDistDir } from './paths.js';
 import { makePrivateDir } from './private-files.js';
 import { createProviderRegistry, DEFAULT_PROBE_TARGETS, type ProviderRegistry, type ProviderStatus } from './providers/registry.js';
 import { ModelCatalog } from './providers/catalog.js';
-import { attachRedisAdapter } from './realtime/redis-adapter.js';
+import { fanOut } from './realtime/redis-adapter.js';
 import { Realtime } from './realtime/socket-server.js';
 import { isRedisUrl } from './redis/client.js';
 import { StatusService } from './status/status.js';
@@ -74,7 +75,7 @@ export interface RunningServer {
   pairingLink(): Promise<{ url: string; expiresAt: string }>;
   /** The model provider in use, probing local ones first when none is configured (for the banner). */
   provider(): Promise<ProviderStatus>;
-  /** Applies changed settings live where possible (DATABASE_URL between PostgreSQL URLs). */
+  /** Applies changed settings live where possible (DATABASE_URL, REDIS_URL, the model provider). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
 }
@@ -138,19 +139,26 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
   const untrackBreakers = metrics.trackBreakers(breakers);
   const cleanups: Array<{ name: string; run: () => Promise<unknown> }> = [];
   let store: Store | undefined;
-  let cache: Cache | undefined;
+  let cache: SwitchableCache | undefined;
   let providers: ProviderRegistry | undefined;
   let onReplicated = (_conversationIds: string[]): void => {};
+  let onStoreSwitched = (_next: Store): void => {};
+  // A breaker that a live switch removed leaves no stale series behind.
+  const forgetBreaker = (name: string): void => {
+    for (const state of ['closed', 'open', 'halfOpen'] as const) metrics.breakerState.remove({ breaker: name, state });
+  };
 
   try {
-    store = await openStore(config, {
+    const replication = replicationObserver(metrics);
+    store = await openSwitchableStore(config, {
       observe: (backend) => (operation, seconds) => metrics.dbQueryDuration.observe({ backend, operation }, seconds),
       breakers,
       logger,
       // PostgreSQL mode (issue 3): outbox/lag/active-backend gauges, and cache invalidation for
       // conversations a pull changed.
-      replication: replicationObserver(metrics),
+      replication,
       onReplicated: (ids) => onReplicated(ids),
+      onSwitched: (next) => onStoreSwitched(next),
     });
     const liveStore = store;
     const now = options.now ?? Date.now;
@@ -162,7 +170,7 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
     const interrupted = await store.markInterrupted();
     if (interrupted > 0) logger.warn({ interrupted }, 'replies that were streaming when the server stopped are marked interrupted');
 
-    cache = openCache(config, { breakers, observer: cacheObserver(metrics), logger });
+    cache = openSwitchableCache(config, { breakers, observer: cacheObserver(metrics), logger });
     const liveCache = cache;
     providers = createProviderRegistry({
       baseUrl: config.llmBaseUrl,
@@ -180,7 +188,10 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
     // every request, so a change through the settings API applies to the very next one.
     let corsOrigins: readonly string[] = config.corsOrigins;
     const currentOrigins = (): readonly string[] => corsOrigins;
-    const live = new LiveSettings(liveStore, config, logger, liveProviders);
+    // REDIS_URL live needs the Socket.IO relay, which exists only once the listener is up; until
+    // then a change waits for a restart.
+    let switchRedis: RedisSwitch = () => Promise.resolve({ restartRequired: true });
+    const live = new LiveSettings(liveStore, config, logger, liveProviders, (redisUrl) => switchRedis(redisUrl));
     const applyLive = async (next: Partial<Config>): Promise<ReconfigureResult> => {
       const { corsOrigins: origins, ...rest } = next;
       const result = await live.apply(rest);
@@ -212,6 +223,17 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
       },
       websocketClients: () => websocketClients(),
     });
+    onStoreSwitched = (next) => {
+      // SQLite mode has no replication: the gauges say so (PostgreSQL mode reports its own).
+      if (next.backend === 'sqlite') {
+        replication.replication({ pendingSync: 0, lagSeconds: 0, activeBackend: 'sqlite' });
+        forgetBreaker('postgres');
+      }
+      // Pages cached from the previous store (PostgreSQL may hold other instances' rows the
+      // replica had not pulled yet) are read again from the new one.
+      liveCache.invalidate([], [cacheKey('conversation', ''), cacheKey('conversations', '')]).catch(() => {});
+      status.invalidate();
+    };
     const validation = new ValidationService({
       configPath: config.governanceConfig,
       cwd: process.cwd(),
@@ -301,10 +323,13 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
       ...(options.metricsIntervalMs !== undefined ? { metricsIntervalMs: options.metricsIntervalMs } : {}),
     });
     // Before the first connection: Socket.IO fan-out across instances when Redis is configured.
-    const fanOut = isRedisUrl(config.redisUrl)
-      ? attachRedisAdapter(realtime.io, { url: config.redisUrl, commandTimeoutMs: config.redisCommandTimeoutMs, logger })
-      : undefined;
-    realtime.clustered = fanOut !== undefined;
+    const relay = fanOut(realtime.io, isRedisUrl(config.redisUrl) ? config.redisUrl : undefined, {
+      commandTimeoutMs: config.redisCommandTimeoutMs,
+      logger,
+      onClustered: (clustered) => {
+        realtime.clustered = clustered;
+      },
+    });
     broadcaster.target = realtime;
     websocketClients = () => realtime.clients;
 
@@ -323,7 +348,7 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
         // Streams first, so every reply in flight is stored before its socket goes away.
         await step(logger, 'chat streams', t, () => liveChat.shutdown());
         await step(logger, 'socket.io', t, () => realtime.close());
-        if (fanOut) await step(logger, 'socket.io redis', t, () => fanOut.close());
+        if (relay.clustered) await step(logger, 'socket.io redis', t, () => relay.close());
         await step(logger, 'http', t, () => closeServer(httpServer, Math.min(t, 2000)));
         if (wsServer) {
           const s = wsServer;
@@ -343,6 +368,14 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
         await logging.close();
       })();
       return closed;
+    };
+    // REDIS_URL live: the cache and the Socket.IO relay both follow.
+    switchRedis = async (redisUrl: string): Promise<{ restartRequired: boolean }> => {
+      await liveCache.reconfigure(redisUrl);
+      await relay.switchTo(isRedisUrl(redisUrl) ? redisUrl : undefined);
+      if (!isRedisUrl(redisUrl)) forgetBreaker('redis');
+      status.invalidate();
+      return { restartRequired: false };
     };
     const provider = async (): Promise<ProviderStatus> => {
       await liveProviders.resolve().catch(() => undefined);

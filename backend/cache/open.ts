@@ -5,6 +5,7 @@ import { isRedisFailure, isRedisUrl } from '../redis/client.js';
 import type { Cache } from './cache.js';
 import type { CacheObserver } from './observer.js';
 import { MemoryCache } from './memory.js';
+import { SwitchableCache } from './switchable.js';
 import { TwoTierCache } from './two-tier.js';
 
 export interface OpenCacheDeps {
@@ -52,4 +53,19 @@ export function openCache(config: CacheSettings, deps: OpenCacheDeps): Cache {
     onLookup: (tier, result) => deps.observer.lookup(tier, result),
     observe: (command, seconds) => deps.observer.redisCommand(command, seconds),
   });
+}
+
+/**
+ * The cache REDIS_URL asks for, switchable live to another REDIS_URL (memory only, Redis, another
+ * Redis). The `redis` breaker follows: replaced for a new Redis, removed when Redis goes away.
+ */
+export function openSwitchableCache(config: CacheSettings, deps: OpenCacheDeps): SwitchableCache {
+  return new SwitchableCache(
+    openCache(config, deps),
+    (redisUrl) => {
+      if (!isRedisUrl(redisUrl)) deps.breakers.remove('redis');
+      return openCache({ ...config, redisUrl }, deps);
+    },
+    deps.logger,
+  );
 }

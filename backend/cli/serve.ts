@@ -126,7 +126,8 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     };
     io.onSignal('SIGINT', () => stop('SIGINT'));
     io.onSignal('SIGTERM', () => stop('SIGTERM'));
-    // SIGHUP: read the configuration again and apply what can change live (DATABASE_URL).
+    // SIGHUP: read the configuration again and apply what can change live (DATABASE_URL, REDIS_URL,
+    // the model provider; docs/operations.md).
     io.onSignal('SIGHUP', () => {
       if (stopping) return;
       let next;

@@ -41,6 +41,11 @@ export interface ReplicatedStoreOptions {
   retryDelayMs?: number;
   /** Called with the conversations a pull changed (cache invalidation). */
   onReplicated?: (conversationIds: string[]) => void;
+  /**
+   * Runs on the replica before replication starts (a live switch from SQLite mode carries
+   * app.db's rows in here, outbox included).
+   */
+  prepare?: (local: Kysely<LocalDatabase>, outbox: Outbox) => Promise<void>;
 }
 
 /** Above this many conversations with unpushed writes, lists are read from SQLite alone. */
@@ -122,9 +127,11 @@ export class ReplicatedStore implements Store {
    */
   private suspect = false;
   private closing: Promise<void> | undefined;
+  private quiet = false;
 
   static async open(options: ReplicatedStoreOptions): Promise<ReplicatedStore> {
     const outbox = new Outbox(options.local as unknown as Kysely<LocalDatabase>);
+    await options.prepare?.(options.local as unknown as Kysely<LocalDatabase>, outbox);
     const pending = await outbox.count();
     const oldest = await outbox.oldestCreatedAt();
     const dead = await outbox.deadCount();
@@ -195,6 +202,7 @@ export class ReplicatedStore implements Store {
   }
 
   private refreshGauges(): void {
+    if (this.quiet) return;
     this.o.observer?.replication({
       pendingSync: this.pendingSync,
       lagSeconds: this.oldestPendingAt === null ? 0 : Math.max(0, (Date.now() - this.oldestPendingAt) / 1000),
@@ -422,6 +430,18 @@ export class ReplicatedStore implements Store {
     this.refreshGauges();
     this.replicator.requestPull();
     void previous.target.close();
+  }
+
+  /**
+   * Before a live switch to SQLite mode: stops replication after the batch in flight, so the
+   * replica no longer changes except by this store's own writes (held during the switch). Reads
+   * keep working. What is still in the outbox stays there for the next PostgreSQL run.
+   */
+  async quiesce(): Promise<void> {
+    // The gauges belong to the store that takes over from here.
+    this.quiet = true;
+    clearInterval(this.gaugeTimer);
+    await this.replicator.close();
   }
 
   async close(): Promise<void> {

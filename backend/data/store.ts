@@ -156,8 +156,9 @@ export interface Store {
   /** PostgreSQL mode only: replication state. */
   sync?(): SyncStatus;
   /**
-   * PostgreSQL mode only: switches to another PostgreSQL URL without losing the outbox. Throws a
-   * ConfigError when the new URL needs a restart (another backend).
+   * Switches to another DATABASE_URL without losing writes. The PostgreSQL store alone moves
+   * between PostgreSQL URLs (keeping the outbox); the server's SwitchableStore also moves between
+   * SQLite and PostgreSQL. Throws a ConfigError for a URL it cannot switch to.
    */
   reconfigure?(databaseUrl: string): Promise<void>;
   close(): Promise<void>;

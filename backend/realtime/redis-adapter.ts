@@ -122,3 +122,56 @@ export function attachRedisAdapter(io: OrchestraServer, options: RedisAdapterOpt
     },
   };
 }
+
+export interface FanOutOptions extends Omit<RedisAdapterOptions, 'url'> {
+  /** Told whether events now fan out to other instances (Realtime.clustered). */
+  onClustered: (clustered: boolean) => void;
+}
+
+/** Cross-instance relay that REDIS_URL can switch live (attach, detach, move to another Redis). */
+export interface FanOut {
+  readonly clustered: boolean;
+  switchTo(redisUrl: string | undefined): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Socket.IO keeps room membership in its adapter, and installing another adapter replaces the
+ * adapter of every namespace. So a switch copies each namespace's memberships (socket id -> rooms)
+ * from the old adapter into the new one before closing the old Redis connections: sockets stay
+ * in the conversations they joined and keep receiving events without reconnecting. Events
+ * published by other instances while the new connections subscribe are missed, as during a Redis
+ * outage; the catch-up of a resumed reply covers tokens.
+ */
+export function fanOut(io: OrchestraServer, redisUrl: string | undefined, options: FanOutOptions): FanOut {
+  // The in-memory adapter Socket.IO started with, to go back to when Redis goes away.
+  const inMemory = io.adapter();
+  let handle = redisUrl ? attachRedisAdapter(io, { ...options, url: redisUrl }) : undefined;
+  options.onClustered(handle !== undefined);
+  return {
+    get clustered() {
+      return handle !== undefined;
+    },
+    async switchTo(url: string | undefined): Promise<void> {
+      const memberships = [...io._nsps.values()].map((nsp) => ({
+        nsp,
+        sids: [...nsp.adapter.sids].map(([sid, rooms]) => [sid, new Set(rooms)] as const),
+      }));
+      const previous = handle;
+      if (url) {
+        handle = attachRedisAdapter(io, { ...options, url });
+      } else {
+        if (inMemory) io.adapter(inMemory);
+        handle = undefined;
+      }
+      for (const { nsp, sids } of memberships) {
+        for (const [sid, rooms] of sids) await nsp.adapter.addAll(sid, rooms);
+      }
+      options.onClustered(handle !== undefined);
+      await previous?.close();
+    },
+    async close(): Promise<void> {
+      await handle?.close();
+    },
+  };
+}

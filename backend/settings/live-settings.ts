@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { maskUrl, passwordOf, registerSecret } from '../config/secrets.js';
-import { isPostgresUrl } from '../data/open.js';
 import type { Store } from '../data/store.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 
@@ -15,15 +14,25 @@ export interface ReconfigureResult {
 const PROVIDER_KEYS = new Set<keyof Config>(['llmBaseUrl', 'llmApiKey', 'llmModel']);
 
 /**
+ * Switches REDIS_URL live: the cache and the Socket.IO relay. Resolves to the parts that could
+ * not follow (reported as needing a restart), normally none.
+ */
+export type RedisSwitch = (redisUrl: string) => Promise<{ restartRequired: boolean }>;
+
+/**
  * Settings the running server can change in place (from SIGHUP or the desktop settings):
- * - DATABASE_URL between PostgreSQL URLs (a new host, a rotated password) reconnects without a
- *   restart and keeps the outbox;
+ * - DATABASE_URL: between PostgreSQL URLs (a new host, a rotated password) it reconnects and keeps
+ *   the outbox; between SQLite and PostgreSQL it switches the store, carrying rows over (the
+ *   store's `reconfigure`, see data/open.ts). Only a move from one SQLite file to another needs
+ *   a restart. A URL that is not a database URL is refused (ConfigError), nothing changes;
+ * - REDIS_URL: memory, Redis or another Redis, for the cache and the Socket.IO relay;
  * - LLM_BASE_URL, LLM_API_KEY and LLM_MODEL switch the model provider; replies in flight finish
  *   on the old one.
  * Everything else that changed is reported as needing a restart.
  */
 export class LiveSettings {
   private databaseUrl: string;
+  private redisUrl: string;
   private provider: { baseUrl: string | undefined; apiKey: string | undefined; model: string | undefined };
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -32,8 +41,10 @@ export class LiveSettings {
     private readonly config: Config,
     private readonly logger: Logger,
     private readonly providers?: ProviderRegistry,
+    private readonly redis?: RedisSwitch,
   ) {
     this.databaseUrl = config.databaseUrl;
+    this.redisUrl = config.redisUrl;
     this.provider = { baseUrl: config.llmBaseUrl, apiKey: config.llmApiKey, model: config.llmModel };
   }
 
@@ -53,15 +64,27 @@ export class LiveSettings {
       if (key === 'databaseUrl') {
         if (value === this.databaseUrl) continue;
         const url = value as string;
-        if (this.store.reconfigure && isPostgresUrl(url) && isPostgresUrl(this.databaseUrl)) {
+        const sqliteToSqlite = url.startsWith('sqlite:') && this.databaseUrl.startsWith('sqlite:');
+        if (this.store.reconfigure && !sqliteToSqlite) {
           registerSecret(passwordOf(url));
           await this.store.reconfigure(url);
           this.databaseUrl = url;
           result.applied.push(key);
-          this.logger.info({ databaseUrl: maskUrl(url) }, 'DATABASE_URL changed; reconnected');
+          this.logger.info({ databaseUrl: maskUrl(url), backend: this.store.backend }, 'DATABASE_URL changed; switched live');
         } else {
           result.restartRequired.push(key);
         }
+        continue;
+      }
+      if (key === 'redisUrl' && this.redis) {
+        if (value === this.redisUrl) continue;
+        const url = value as string;
+        registerSecret(passwordOf(url));
+        const outcome = await this.redis(url);
+        this.redisUrl = url;
+        result.applied.push(key);
+        if (outcome.restartRequired) result.restartRequired.push(key);
+        this.logger.info({ redisUrl: maskUrl(url) }, 'REDIS_URL changed; switched live');
         continue;
       }
       if (JSON.stringify(value) !== JSON.stringify(this.config[key])) result.restartRequired.push(key);

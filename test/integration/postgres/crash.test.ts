@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import Sqlite from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
@@ -9,7 +10,7 @@ import { startPostgres, type PrivatePostgres } from '../../fixtures/services/pos
 import { api, assertAllInPostgres, chatLoad, FAST, outboxLength, status, statusWatch, tempDir, waitFor, waitRecovered, type ApiClient } from './helpers.js';
 
 // Orchestra itself dies (SIGKILL) with writes waiting for PostgreSQL; the restarted process
-// resumes its outbox. The same child then takes a new DATABASE_URL on SIGHUP.
+// resumes its outbox. The same child then takes a new DATABASE_URL on SIGHUP, then SQLite.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'bin', 'orchestra.js');
 const TOKEN = 'crash-test-token-0123456789';
@@ -129,6 +130,21 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       expect(moved.failures).toEqual([]);
       expect(watch.seen.has('degraded')).toBe(false);
       await assertAllInPostgres(pg, database, moved.results);
+
+      // SIGHUP again, to SQLite: switched live, and the SQLite file holds every reply.
+      const appDb = path.join(data.dir, 'app.db');
+      writeConfig(configFile, `sqlite:///${appDb}`);
+      const beforeSqlite = child.stderr().length;
+      child.process.kill('SIGHUP');
+      await waitFor('switched to SQLite', () => child!.stderr().slice(beforeSqlite).includes('applied databaseUrl'), 10_000);
+      expect((await status(child.server)).components.database.backend).toBe('sqlite');
+      const file = new Sqlite(appDb, { readonly: true });
+      try {
+        const stored = new Set((file.prepare('SELECT id FROM messages').all() as Array<{ id: string }>).map((r) => r.id));
+        expect([...acknowledged, ...after.results, ...moved.results].filter((r) => !stored.has(r.assistantId))).toEqual([]);
+      } finally {
+        file.close();
+      }
 
       child.process.kill('SIGTERM');
       expect(await child.exited).toBe(0);
