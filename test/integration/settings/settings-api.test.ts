@@ -243,8 +243,9 @@ describe('stored settings at rest and across restarts', () => {
     const s1 = await h.start({ dataDir: dir, overrides: { llmBaseUrl: provider.url } });
     const res = await patch(s1, { llmApiKey: API_KEY, llmModel: 'fake-model-2', redisUrl: 'redis://:redis-pass-77aa@127.0.0.1:1/0' });
     expect(res.status).toBe(200);
-    // Without the storage switch of REDIS_URL, it is stored and waits for a restart.
-    expect(res.body.restartRequired).toContain('redisUrl');
+    // REDIS_URL switches live, even to a Redis that is down: the cache never waits for Redis.
+    expect(res.body.applied).toContain('redisUrl');
+    expect(res.body.restartRequired).not.toContain('redisUrl');
     expect(res.body.settings.redisUrl.value).toBe('redis://:***@127.0.0.1:1/0');
     // A PATCH that sends the masked URL back keeps the stored password.
     expect((await patch(s1, { redisUrl: 'redis://:***@127.0.0.1:2/0' })).status).toBe(200);
