@@ -82,4 +82,48 @@ describe('settings in PostgreSQL mode', () => {
     const listed = (await (await s2.api('/api/conversations')).json()) as { items: Array<{ id: string }> };
     expect(listed.items.map((c) => c.id)).toContain(conversationId);
   }, 60_000);
+
+  it('moves a running SQLite server to PostgreSQL and back through PATCH, carrying every conversation once', async () => {
+    const provider = await h.provider();
+    const database = await pg.createDatabase('settings_switch');
+    const s = await h.start({ overrides: { ...FAST, llmBaseUrl: provider.url } });
+    const turn = async (message: string): Promise<string> => {
+      const res = await s.api('/api/chat', { method: 'POST', json: { message } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { conversationId: string }).conversationId;
+    };
+    const backend = async (): Promise<string> => ((await (await s.api('/api/status')).json()) as StatusBody).components.database.backend;
+    const listed = async (): Promise<string[]> =>
+      ((await (await s.api('/api/conversations?limit=100')).json()) as { items: Array<{ id: string }> }).items.map((c) => c.id);
+
+    const inSqlite = await turn('written while on SQLite');
+    expect(await backend()).toBe('sqlite');
+
+    const toPostgres = await patch(s, { databaseUrl: pg.url(database) });
+    expect(toPostgres.status).toBe(200);
+    expect(toPostgres.body.applied).toEqual(['databaseUrl']);
+    expect(toPostgres.body.restartRequired).toEqual([]);
+    expect(await backend()).toBe('postgres');
+    const inPostgres = await turn('written while on PostgreSQL');
+    // The outbox fills the new database with what SQLite held and what came after, once each.
+    const deadline = Date.now() + 30_000;
+    let ids: string[] = [];
+    while (Date.now() < deadline) {
+      ids = (await pg.query<{ id: string }>(database, 'SELECT id FROM conversations').catch(() => [])).map((r) => r.id);
+      if (ids.includes(inSqlite) && ids.includes(inPostgres)) break;
+      await new Promise((r) => setTimeout(r, FAST.dbPullIntervalMs));
+    }
+    expect(ids.filter((id) => id === inSqlite)).toHaveLength(1);
+    expect(ids.filter((id) => id === inPostgres)).toHaveLength(1);
+
+    // Cleared, the setting falls back to the default SQLite file, live, with both conversations.
+    const back = await patch(s, { databaseUrl: null });
+    expect(back.status).toBe(200);
+    expect(back.body.applied).toEqual(['databaseUrl']);
+    expect(back.body.settings.databaseUrl.source).toBe('default');
+    expect(await backend()).toBe('sqlite');
+    const after = await listed();
+    expect(after.filter((id) => id === inSqlite)).toHaveLength(1);
+    expect(after.filter((id) => id === inPostgres)).toHaveLength(1);
+  }, 90_000);
 });
