@@ -58,11 +58,6 @@ export interface PushResult {
   seq: number;
   /** Rows not written because their conversation was deleted (by any instance): delete wins. */
   dropped: number;
-  /**
-   * Conversations this batch did not overwrite because PostgreSQL already had a later version
-   * (a newer `updated_at`, written by another instance that pushed first), as PostgreSQL has them.
-   */
-  superseded: ConversationsTable[];
 }
 
 type Remote = Kysely<RemoteDatabase>;
@@ -96,7 +91,6 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
     await client.query('BEGIN');
     try {
       let dropped = 0;
-      const superseded: ConversationsTable[] = [];
       if (batch.deletes.length > 0) {
         await client.query('DELETE FROM messages WHERE conversation_id = ANY($1::text[])', [batch.deletes]);
         await client.query('DELETE FROM conversations WHERE id = ANY($1::text[])', [batch.deletes]);
@@ -108,29 +102,17 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
         );
       }
       if (batch.conversations.length > 0) {
-        // Delete wins: a conversation tombstoned by any instance is not brought back. Otherwise the
-        // later edit wins, not the later push: an instance whose push was held up must not undo an
-        // edit made after its own (by someone who had already seen it).
+        // Delete wins: a conversation tombstoned by any instance is not brought back.
         const result = await client.query(
           `INSERT INTO conversations (id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key, sync_seq)
            SELECT r.id, r.title, r.created_at, r.updated_at, r.active_leaf_id, r.model, r.system_prompt, r.source_key, $2::bigint
            FROM json_to_recordset($1::json) AS r(${CONVERSATION_COLUMNS})
            WHERE NOT EXISTS (SELECT 1 FROM sync_tombstones t WHERE t.entity = 'conversation' AND t.id = r.id)
            ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, updated_at = EXCLUDED.updated_at, active_leaf_id = EXCLUDED.active_leaf_id,
-             model = EXCLUDED.model, system_prompt = EXCLUDED.system_prompt, source_key = EXCLUDED.source_key, sync_seq = EXCLUDED.sync_seq
-           WHERE conversations.updated_at <= EXCLUDED.updated_at`,
+             model = EXCLUDED.model, system_prompt = EXCLUDED.system_prompt, source_key = EXCLUDED.source_key, sync_seq = EXCLUDED.sync_seq`,
           [JSON.stringify(batch.conversations), marker],
         );
-        const notWritten = batch.conversations.length - (result.rowCount ?? 0);
-        if (notWritten > 0) {
-          const later = await client.query(
-            `SELECT id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key FROM conversations
-             WHERE id = ANY($1::text[]) AND sync_seq IS DISTINCT FROM ${marker}`,
-            [batch.conversations.map((c) => c.id)],
-          );
-          superseded.push(...(later.rows as ConversationsTable[]));
-          dropped += notWritten - later.rows.length;
-        }
+        dropped += batch.conversations.length - (result.rowCount ?? 0);
       }
       if (batch.messages.length > 0) {
         // A message whose conversation is gone (deleted by another instance) is dropped rather
@@ -167,7 +149,7 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
       );
       const seq = Number((results[0]?.rows[0] as { seq?: unknown } | undefined)?.seq);
       if (!Number.isFinite(seq)) throw new Error('the sync_clock row is missing in PostgreSQL');
-      return { seq, dropped, superseded };
+      return { seq, dropped };
     } catch (err) {
       // Only when the server answered: after a client-side timeout the connection still has a
       // query outstanding and is destroyed instead (the server then aborts the transaction).

@@ -4,7 +4,7 @@ import { BreakerOpenError, type Breaker, type BreakerTransition } from '../break
 import { applyMutation, toConversation, toMessage, validationRow, type QueryObserver } from './kysely-store.js';
 import { chunks, ID_CHUNK, type Outbox, type OutboxEntry } from './outbox.js';
 import { classifyPostgresError } from './postgres.js';
-import { pushBatch, readChanges, type ChangePage, type PushResult, type RemoteWriter } from './remote-sync.js';
+import { pushBatch, readChanges, type ChangePage, type RemoteWriter } from './remote-sync.js';
 import type { ValidationRecord } from './store.js';
 import { asShared, type LocalDatabase, type RemoteDatabase } from './sync-schema.js';
 
@@ -224,9 +224,6 @@ export class Replicator {
           else if (m.kind === 'conversation.delete') pushed.add(m.id);
           else if (m.kind === 'message.upsert') pushed.add(m.row.conversationId);
         }
-        // Edits PostgreSQL kept a later version of: this replica takes that version now (its own
-        // pull may already be past it, having skipped it while the edit was still in the outbox).
-        if (result.superseded.length > 0) await this.adopt(result.superseded);
         if (pushed.size > 0) this.o.onReplicated?.([...pushed]);
         if (this.batchLimit < this.batchSize) this.batchLimit = Math.min(this.batchSize, this.batchLimit * 2);
       } catch (err) {
@@ -309,18 +306,6 @@ export class Replicator {
   private async cursor(databaseId: string): Promise<number> {
     const row = await this.o.local.selectFrom('sync_state').select('value').where('key', '=', cursorKey(databaseId)).executeTakeFirst();
     return row ? Number(row.value) : 0;
-  }
-
-  /** Takes PostgreSQL's version of conversations a push did not overwrite, unless edited again meanwhile. */
-  private async adopt(rows: PushResult['superseded']): Promise<void> {
-    await this.o.local.transaction().execute(async (trx) => {
-      const pending = await this.o.outbox.pendingIds(trx, rows.map((c) => c.id));
-      for (const c of rows) {
-        if (pending.has(c.id)) continue;
-        await applyMutation(asShared(trx), { kind: 'conversation.upsert', row: toConversation(c) });
-      }
-    });
-    this.log.info({ conversations: rows.length }, 'edits superseded by later ones from another instance');
   }
 
   /** Applies one window locally, in one transaction, and moves the cursor past it. */

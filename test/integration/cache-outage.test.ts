@@ -119,7 +119,7 @@ async function expectFreshAcross(writer: TestServer, reader: TestServer, id: str
 }
 
 /** Lets the load run until `count` requests of the phase succeeded (a busy machine just takes longer). */
-const served = (load: Load, phase: string, count: number): Promise<true> => waitFor(() => load.okIn(phase) >= count, `${count} requests served during ${phase}`, 60_000);
+const served = (load: Load, phase: string, count: number): Promise<boolean> => waitFor(() => load.okIn(phase) >= count, `${count} requests served during ${phase}`, 60_000);
 
 describe('Redis outages under load', () => {
   it('kill -9 and restart: zero failed requests, L2 down then up, fresh reads after', async () => {
