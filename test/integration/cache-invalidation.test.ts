@@ -89,7 +89,8 @@ async function inPostgres(id: string, expected: string): Promise<void> {
   );
 }
 
-describe('cache invalidation across instances', () => {
+// Twenty rounds, each waiting for replication: on a loaded machine that takes a while.
+describe('cache invalidation across instances', { timeout: 180_000 }, () => {
   it('a write on A shows on B (page and list) once replicated and stays, both ways, every time', async () => {
     const id = await create(a, 'to be renamed');
     // Warm both tiers on both instances.
