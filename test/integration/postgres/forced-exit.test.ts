@@ -39,7 +39,8 @@ describe('orchestra serve: forced exit', { timeout: 180_000 }, () => {
     const database = await pg.createDatabase('forced');
     const dataDir = tempDir();
     const port = await freePort();
-    const hardLimitMs = 1500;
+    // Past the HTTP step's own grace (2 s, for the request cut above), so the database step is the one left hanging.
+    const hardLimitMs = 4000;
     // Each step alone would wait two minutes: only the hard limit can end this shutdown in time.
     const stepLimitMs = 120_000;
     const child = spawn(process.execPath, [bin, 'serve', '--port', String(port)], {
@@ -63,14 +64,18 @@ describe('orchestra serve: forced exit', { timeout: 180_000 }, () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       await waitFor(() => stderr.includes('pair a browser'), 'the ready banner', 90_000);
-      // PostgreSQL stops answering; the next pull sends its query into the void and waits.
+      // PostgreSQL stops answering; a read sends its query into the void and waits (so does the
+      // next pull). The request is cut by the HTTP step; the query holds the database step.
       await proxy.setMode('blackhole');
       const before = proxy.swallowed();
+      const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
+      const pending = fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { Authorization: `Bearer ${token}` } }).catch(() => undefined);
       await waitFor(() => proxy.swallowed() > before, 'a PostgreSQL query left waiting', 30_000);
 
       const signalledAt = Date.now();
       child.kill('SIGTERM');
       expect(await exited).toBe(1);
+      await pending;
       const elapsed = Date.now() - signalledAt;
       // It waited for the hard limit, and ended long before any step's own limit would have.
       expect(elapsed).toBeGreaterThanOrEqual(hardLimitMs);
