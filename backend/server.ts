@@ -78,6 +78,8 @@ export interface RunningServer {
   /** Applies changed settings live where possible (DATABASE_URL, REDIS_URL, the model provider). */
   reconfigure(next: Partial<Config>): Promise<ReconfigureResult>;
   close(): Promise<void>;
+  /** The shutdown step in progress while close() runs (for the forced-exit message), else undefined. */
+  shutdownStep(): string | undefined;
 }
 
 /** Runs a shutdown step with a time limit; a step that hangs is logged and left behind. */
@@ -340,28 +342,34 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
     logger.info({ url, wsUrl, config: describeConfig(config), version: packageVersion }, 'orchestra is ready');
 
     let closed: Promise<void> | undefined;
+    let currentStep: string | undefined;
     const close = (): Promise<void> => {
       closed ??= (async () => {
         closing = true;
         const t = config.shutdownTimeoutMs;
         logger.info('shutting down');
+        const run = async (name: string, fn: () => Promise<unknown>): Promise<void> => {
+          currentStep = name;
+          await step(logger, name, t, fn);
+        };
         // Streams first, so every reply in flight is stored before its socket goes away.
-        await step(logger, 'chat streams', t, () => liveChat.shutdown());
-        await step(logger, 'socket.io', t, () => realtime.close());
-        if (relay.clustered) await step(logger, 'socket.io redis', t, () => relay.close());
-        await step(logger, 'http', t, () => closeServer(httpServer, Math.min(t, 2000)));
+        await run('chat streams', () => liveChat.shutdown());
+        await run('socket.io', () => realtime.close());
+        if (relay.clustered) await run('socket.io redis', () => relay.close());
+        await run('http', () => closeServer(httpServer, Math.min(t, 2000)));
         if (wsServer) {
           const s = wsServer;
-          await step(logger, 'socket.io listener', t, () => closeServer(s, Math.min(t, 2000)));
+          await run('socket.io listener', () => closeServer(s, Math.min(t, 2000)));
         }
         offTransitions();
         untrackBreakers();
         snapshotter.close();
-        await step(logger, 'providers', t, () => liveProviders.close());
-        await step(logger, 'governance', t, () => validation.close());
-        await step(logger, 'cache', t, () => liveCache.close());
-        await step(logger, 'database', t, () => liveStore.close());
-        await step(logger, 'settings', t, () => settings.close());
+        await run('providers', () => liveProviders.close());
+        await run('governance', () => validation.close());
+        await run('cache', () => liveCache.close());
+        await run('database', () => liveStore.close());
+        await run('settings', () => settings.close());
+        currentStep = undefined;
         breakers.shutdown();
         metrics.close();
         logger.info('stopped');
@@ -404,6 +412,7 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
         return result;
       },
       close,
+      shutdownStep: () => currentStep,
     };
   } catch (err) {
     cleanups.push(

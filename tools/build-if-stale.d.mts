@@ -10,3 +10,4 @@ export function fingerprint(base: string, inputs: string[]): string;
 export function readStamps(base: string): Record<string, string>;
 export function writeStamp(base: string, name: string, value: string): void;
 export function staleness(base: string, target: BuildTarget, stamps?: Record<string, string>): { reason: string; fingerprint: string } | undefined;
+export function main(argv: string[]): number;

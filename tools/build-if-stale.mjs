@@ -92,7 +92,7 @@ export function staleness(base, target, stamps = readStamps(base)) {
   return undefined;
 }
 
-function main(argv) {
+export function main(argv) {
   const check = argv.includes('--check');
   const force = argv.includes('--force');
   const only = argv.filter((a) => !a.startsWith('--'));

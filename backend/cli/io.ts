@@ -5,6 +5,11 @@ export interface CliIo {
   cwd: string;
   env: NodeJS.ProcessEnv;
   onSignal(signal: NodeJS.Signals, handler: () => void): void;
+  /**
+   * Ends the process now with this code, for a forced exit: a hung shutdown step may hold the
+   * event loop for good. Tests that drive a command in-process leave it out.
+   */
+  exit?(code: number): void;
 }
 
 export const processIo = (): CliIo => ({
@@ -15,4 +20,5 @@ export const processIo = (): CliIo => ({
   onSignal: (signal, handler) => {
     process.on(signal, handler);
   },
+  exit: (code) => process.exit(code),
 });

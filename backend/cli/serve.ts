@@ -100,21 +100,33 @@ export async function runServe(argv: string[], io: CliIo): Promise<number> {
     }),
   );
 
+  const hardLimitMs = loaded.config.shutdownHardLimitMs ?? loaded.config.shutdownTimeoutMs * 3;
   return new Promise<number>((resolve) => {
     let stopping = false;
+    let stoppedAt = 0;
+    // The shutdown did not finish: say why, in the log file too, and end the process at once
+    // (whatever hangs may hold the event loop for good, so returning is not enough).
+    const force = (why: string, line: string): void => {
+      const step = server.shutdownStep();
+      server.logger.error({ reason: why, step, elapsedMs: Date.now() - stoppedAt, hardLimitMs }, 'forced exit during shutdown');
+      server.logger.flush();
+      io.stderr.write(`${line}${step !== undefined ? ` (still on step "${step}")` : ''}\n`);
+      resolve(1);
+      io.exit?.(1);
+    };
     const stop = (signal: string): void => {
       if (stopping) {
-        io.stderr.write(`orchestra: ${signal} again, exiting now\n`);
-        resolve(1);
+        force('second signal', `orchestra: ${signal} again, exiting now`);
         return;
       }
       stopping = true;
+      stoppedAt = Date.now();
       io.stderr.write(`orchestra: ${signal} received, shutting down\n`);
       // A hard limit over the per-step limits: a shutdown must never hang the terminal.
-      const hard = setTimeout(() => {
-        io.stderr.write('orchestra: shutdown took too long, exiting\n');
-        resolve(1);
-      }, loaded.config.shutdownTimeoutMs * 3);
+      const hard = setTimeout(
+        () => force('hard limit', `orchestra: shutdown took too long (over ${hardLimitMs} ms, SHUTDOWN_HARD_LIMIT_MS), exiting with code 1`),
+        hardLimitMs,
+      );
       hard.unref();
       server
         .close()

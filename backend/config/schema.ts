@@ -62,6 +62,7 @@ export const fields = {
   maxConcurrentChats: { env: 'MAX_CONCURRENT_CHATS', doc: 'most replies generated at once on this instance', schema: positiveInt, defaultDoc: '64' },
   maxConcurrentChatsPerClient: { env: 'MAX_CONCURRENT_CHATS_PER_CLIENT', doc: 'most replies generated at once per credential (the owner token is exempt)', schema: positiveInt, defaultDoc: '8' },
   shutdownTimeoutMs: { env: 'SHUTDOWN_TIMEOUT_MS', doc: 'time limit for each shutdown step, ms', schema: positiveInt, defaultDoc: '5000' },
+  shutdownHardLimitMs: { env: 'SHUTDOWN_HARD_LIMIT_MS', doc: 'time after the first signal at which `orchestra serve` exits with code 1 even if a shutdown step still hangs, ms', schema: positiveInt, defaultDoc: '3 × SHUTDOWN_TIMEOUT_MS' },
   dbQueryTimeoutMs: { env: 'DB_QUERY_TIMEOUT_MS', doc: 'PostgreSQL statement/query timeout, ms (kept below the breaker timeout)', schema: positiveInt, defaultDoc: '2000' },
   dbConnectTimeoutMs: { env: 'DB_CONNECT_TIMEOUT_MS', doc: 'PostgreSQL connect timeout, ms', schema: positiveInt, defaultDoc: '2000' },
   dbBreakerTimeoutMs: { env: 'DB_BREAKER_TIMEOUT_MS', doc: 'time limit of one PostgreSQL call through its breaker, ms (above the query and connect timeouts)', schema: positiveInt, defaultDoc: 'DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500' },
@@ -110,6 +111,8 @@ export interface Config {
   maxConcurrentChats: number;
   maxConcurrentChatsPerClient: number;
   shutdownTimeoutMs: number;
+  /** Undefined means 3 × SHUTDOWN_TIMEOUT_MS. */
+  shutdownHardLimitMs: number | undefined;
   dbQueryTimeoutMs: number;
   dbConnectTimeoutMs: number;
   /** Undefined means DB_CONNECT_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS + 500. */

@@ -54,6 +54,11 @@ export function createLogger(options: LoggerOptions): LoggerHandle {
       toConsole(clean);
       file?.write(clean);
     },
+    // pino's logger.flush() lands here: a forced exit writes its last lines before the process ends.
+    flush(cb: (err?: Error) => void): void {
+      file?.flushSync();
+      cb();
+    },
   };
   const logger = pino(
     {

@@ -17,6 +17,8 @@ export interface RotatingFileOptions {
 export interface RotatingFile {
   write(line: string): void;
   flush(): Promise<void>;
+  /** Writes what is buffered before returning: the last lines of a process about to exit. */
+  flushSync(): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,9 @@ export function openRotatingFile({ file, maxBytes, keep }: RotatingFileOptions):
           resolve();
         });
       }),
+    flushSync: () => {
+      if (!closed) dest.flushSync();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         if (closed) return resolve();

@@ -1,33 +1,38 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import Sqlite from 'better-sqlite3';
+import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
-import { startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
-import type { TestServer } from '../fixtures/test-server.js';
+import { replicatedWithinMs, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
+import { waitFor, type TestServer } from '../fixtures/test-server.js';
 
 /**
- * Cross-instance cache invalidation over Redis, with two instances on one store that both see a
- * write as soon as it commits (the same SQLite file, WAL). Whatever each instance holds in L1 or
- * L2, a read on B right after a write on A returns is fresh: the write waits until every instance
- * confirmed it dropped the keys.
+ * Cross-instance cache invalidation over Redis, with two instances on one PostgreSQL database as
+ * users run them. The writer reads its own write at once. The other instance reads PostgreSQL,
+ * which has the write once it was replicated; whatever either instance held in L1 or L2 before,
+ * it shows the new value within the replication bound and never falls back to the old one (a
+ * stale entry would stay for the whole cache TTL, far beyond that bound).
  */
 
 let redis: RedisService;
+let pg: PrivatePostgres;
 let cluster: Instances;
 let a: TestServer;
 let b: TestServer;
 
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
   // Generous Redis and confirmation timeouts: this checks that the protocol keeps every instance
   // fresh, and must not turn red when a starved CI machine stalls an event loop past the
   // production defaults (those bounds are covered in test/unit/cache/two-tier.test.ts).
-  cluster = await startInstances({ redisUrl: redis.url, overrides: { redisCommandTimeoutMs: 2000, cacheInvalidationTimeoutMs: 5000 } });
+  cluster = await startInstances({ redisUrl: redis.url, postgres: pg, overrides: { redisCommandTimeoutMs: 2000, cacheInvalidationTimeoutMs: 5000 } });
   [a, b] = cluster.all as [TestServer, TestServer];
   await waitForL2(cluster.all, 'up');
 });
 
 afterAll(async () => {
   await cluster.close();
-  await redis.stop();
+  await Promise.all([redis.stop(), pg.stop()]);
 });
 
 async function create(t: TestServer, message: string): Promise<string> {
@@ -47,8 +52,46 @@ async function listed(t: TestServer): Promise<Map<string, string>> {
   return new Map(page.items.map((c) => [c.id, c.title]));
 }
 
-describe('cache invalidation across instances', () => {
-  it('a write on A is visible on B at once (page and list), both ways, every time', async () => {
+/** Waits until `reader` shows `expected` for conversation `id`, in the page and in the list. */
+async function shows(reader: TestServer, id: string, expected: string | 404): Promise<void> {
+  let last = '';
+  await waitFor(
+    async () => {
+      const page = await title(reader, id);
+      const inList = (await listed(reader)).get(id);
+      last = `page ${String(page)}, list ${String(inList)}`;
+      return page === expected && (expected === 404 ? inList === undefined : inList === expected);
+    },
+    `${reader.url} to show ${String(expected)} for ${id}`,
+    replicatedWithinMs(),
+  ).catch(async (err: unknown) => {
+    const inPg = await pg.query<{ title: string }>(databaseName(), 'SELECT title FROM conversations WHERE id = $1', [id]);
+    const replicas = cluster.all.map((t) => {
+      const db = new Sqlite(path.join(t.dataDir, 'replica.db'), { readonly: true });
+      try {
+        return JSON.stringify(db.prepare('SELECT title, updated_at FROM conversations WHERE id = ?').get(id));
+      } finally {
+        db.close();
+      }
+    });
+    throw new Error(`${(err as Error).message}; last seen: ${last}; PostgreSQL: ${JSON.stringify(inPg)}; replicas: ${replicas.join(' / ')}`);
+  });
+}
+
+const databaseName = (): string => new URL(cluster.databaseUrl).pathname.slice(1);
+
+/** Waits until the writer's push of conversation `id` reached PostgreSQL. */
+async function inPostgres(id: string, expected: string): Promise<void> {
+  await waitFor(
+    async () => (await pg.query<{ title: string }>(databaseName(), 'SELECT title FROM conversations WHERE id = $1', [id]))[0]?.title === expected,
+    `${expected} in PostgreSQL`,
+    replicatedWithinMs(),
+  );
+}
+
+// Twenty rounds, each waiting for replication: on a loaded machine that takes a while.
+describe('cache invalidation across instances', { timeout: 180_000 }, () => {
+  it('a write on A shows on B (page and list) once replicated and stays, both ways, every time', async () => {
     const id = await create(a, 'to be renamed');
     // Warm both tiers on both instances.
     for (const t of [a, b, a, b]) {
@@ -60,20 +103,34 @@ describe('cache invalidation across instances', () => {
       const next = `renamed ${round}`;
       const res = await writer.api(`/api/conversations/${id}`, { method: 'PATCH', json: { title: next } });
       expect(res.status).toBe(200);
-      expect(await title(reader, id)).toBe(next);
-      expect((await listed(reader)).get(id)).toBe(next);
+      // The writer reads its own write at once, from its cache or its store.
+      expect(await title(writer, id)).toBe(next);
+      expect((await listed(writer)).get(id)).toBe(next);
+      await inPostgres(id, next);
+      await shows(reader, id, next);
+      // And once in PostgreSQL, fresh for good: no tier hands the old title back. (Before the
+      // push lands, the writer's own view may reach the other instance through the shared L2 and
+      // the other instance may still read the old row from PostgreSQL: reads across instances are
+      // not monotonic until then.)
+      for (const t of [reader, writer, reader]) {
+        expect(await title(t, id)).toBe(next);
+        expect((await listed(t)).get(id)).toBe(next);
+      }
     }
   });
 
-  it('a conversation created on A and deleted on B is gone from both at once', async () => {
+  it('a conversation created on A and deleted on B is gone from both', async () => {
     const id = await create(a, 'short-lived');
-    for (const t of [a, b]) {
-      expect(await title(t, id)).toBe('short-lived');
-      expect((await listed(t)).has(id)).toBe(true);
-    }
+    expect(await title(a, id)).toBe('short-lived');
+    await shows(b, id, 'short-lived');
+    // Cached on both before the delete.
+    for (const t of [a, b]) expect((await listed(t)).has(id)).toBe(true);
     const res = await b.api(`/api/conversations/${id}`, { method: 'DELETE' });
-    expect(res.status).toBeLessThan(300);
-    for (const t of [a, b]) {
+    expect(res.status).toBe(204);
+    expect(await title(b, id)).toBe(404);
+    expect((await listed(b)).has(id)).toBe(false);
+    await shows(a, id, 404);
+    for (const t of [a, b, a]) {
       expect(await title(t, id)).toBe(404);
       expect((await listed(t)).has(id)).toBe(false);
     }
@@ -81,12 +138,19 @@ describe('cache invalidation across instances', () => {
 
   it('a new message on A shows in the page B had cached', async () => {
     const id = await create(a, 'first question');
-    const before = (await (await b.api(`/api/conversations/${id}`)).json()) as { messages: unknown[] };
-    expect(before.messages).toHaveLength(2);
+    await shows(b, id, 'first question');
+    const page = async (t: TestServer) => (await (await t.api(`/api/conversations/${id}`)).json()) as { messages: Array<{ content: string; status: string }> };
+    await waitFor(async () => (await page(b)).messages.length === 2, 'the first turn on B', replicatedWithinMs());
     const res = await a.api('/api/chat', { method: 'POST', json: { message: 'second question', conversationId: id } });
     expect(res.status).toBe(200);
-    const after = (await (await b.api(`/api/conversations/${id}`)).json()) as { messages: Array<{ content: string; status: string }> };
-    expect(after.messages).toHaveLength(4);
-    expect(after.messages.every((m) => m.status === 'complete')).toBe(true);
+    const after = await waitFor(
+      async () => {
+        const p = await page(b);
+        return p.messages.length === 4 && p.messages.every((m) => m.status === 'complete') ? p : undefined;
+      },
+      'the second turn, complete, on B',
+      replicatedWithinMs(),
+    );
+    expect(after.messages.map((m) => m.content)).toContain('second question');
   });
 });

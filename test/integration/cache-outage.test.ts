@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { io as connect } from 'socket.io-client';
 import type { DoneEvent, TokenEvent } from '../../backend/contract/index.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/services/fault-proxy.js';
+import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
-import { cacheStatus, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
-import type { TestServer } from '../fixtures/test-server.js';
+import { cacheStatus, replicatedWithinMs, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
+import { waitFor, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream } from '../fixtures/token-stream.js';
 
 /**
@@ -15,16 +16,19 @@ import { expectTokenStream } from '../fixtures/token-stream.js';
 const COMMAND_TIMEOUT_MS = 200;
 
 let redis: RedisService;
+let pg: PrivatePostgres;
 beforeAll(async () => {
-  redis = await startRedis();
+  [redis, pg] = await Promise.all([startRedis(), startPostgres()]);
 });
 afterAll(async () => {
-  await redis.stop();
+  await Promise.all([redis.stop(), pg.stop()]);
 });
 
 interface Load {
   stop(): Promise<{ ok: number; failed: string[]; worstMs: number; during: (phase: string) => { ok: number; worstMs: number } }>;
   phase(name: string): void;
+  /** Requests that succeeded so far in a phase. */
+  okIn(phase: string): number;
 }
 
 /** Readers and writers against every instance, until stopped; records failures and latency. */
@@ -70,6 +74,7 @@ function startLoad(all: TestServer[], ids: string[], workers = 6): Load {
     phase(name: string) {
       phase = name;
     },
+    okIn: (p: string) => byPhase.get(p)?.ok ?? 0,
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -87,38 +92,57 @@ async function seed(t: TestServer, count: number): Promise<string[]> {
   return ids;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** Waits until every instance serves every seeded conversation (PostgreSQL replicates asynchronously). */
+async function replicated(all: TestServer[], ids: string[]): Promise<void> {
+  for (const t of all) {
+    for (const id of ids) await waitFor(async () => (await t.api(`/api/conversations/${id}`)).status === 200, `${id} on ${t.url}`, replicatedWithinMs());
+  }
+}
 
+/**
+ * A write on `writer` shows on `reader`, page and list, once PostgreSQL replicated it (the instances
+ * share PostgreSQL, which replicates asynchronously). A stale cache entry would outlive that bound
+ * by the whole TTL.
+ */
 async function expectFreshAcross(writer: TestServer, reader: TestServer, id: string, title: string): Promise<void> {
   const res = await writer.api(`/api/conversations/${id}`, { method: 'PATCH', json: { title } });
   expect(res.status).toBe(200);
-  const page = (await (await reader.api(`/api/conversations/${id}`)).json()) as { title: string };
-  expect(page.title).toBe(title);
-  const list = (await (await reader.api('/api/conversations?limit=20')).json()) as { items: Array<{ id: string; title: string }> };
-  expect(list.items.find((c) => c.id === id)?.title).toBe(title);
+  await waitFor(
+    async () => {
+      const page = (await (await reader.api(`/api/conversations/${id}`)).json()) as { title: string };
+      const list = (await (await reader.api('/api/conversations?limit=20')).json()) as { items: Array<{ id: string; title: string }> };
+      return page.title === title && list.items.find((c) => c.id === id)?.title === title;
+    },
+    `"${title}" on ${reader.url}`,
+    replicatedWithinMs(),
+  );
 }
+
+/** Lets the load run until `count` requests of the phase succeeded (a busy machine just takes longer). */
+const served = (load: Load, phase: string, count: number): Promise<boolean> => waitFor(() => load.okIn(phase) >= count, `${count} requests served during ${phase}`, 60_000);
 
 describe('Redis outages under load', () => {
   it('kill -9 and restart: zero failed requests, L2 down then up, fresh reads after', async () => {
-    const cluster: Instances = await startInstances({ redisUrl: redis.url, overrides: { redisCommandTimeoutMs: COMMAND_TIMEOUT_MS } });
+    const cluster: Instances = await startInstances({ postgres: pg, redisUrl: redis.url, overrides: { redisCommandTimeoutMs: COMMAND_TIMEOUT_MS } });
     try {
       const [a, b] = cluster.all as [TestServer, TestServer];
       await waitForL2(cluster.all, 'up');
       const ids = await seed(a, 5);
+      await replicated(cluster.all, ids);
       const load = startLoad(cluster.all, ids);
-      await sleep(500);
+      await served(load, 'before', 10);
 
       load.phase('down');
       await redis.kill9();
       await waitForL2(cluster.all, 'down');
       expect((await cacheStatus(a)).status).toBe('degraded');
-      await sleep(1000);
+      await served(load, 'down', 25);
 
       load.phase('recovering');
       await redis.restart();
       await waitForL2(cluster.all, 'up');
       load.phase('after');
-      await sleep(500);
+      await served(load, 'after', 25);
       const result = await load.stop();
 
       expect(result.failed).toEqual([]);
@@ -139,7 +163,7 @@ describe('Redis outages under load', () => {
     // Long enough that "one timeout" and "two timeouts" cannot be confused on a busy machine.
     const timeoutMs = 400;
     const proxy: FaultProxy = await startFaultProxy({ host: redis.host, port: redis.port });
-    const cluster = await startInstances({
+    const cluster = await startInstances({ postgres: pg,
       redisUrl: `redis://127.0.0.1:${proxy.port}`,
       overrides: { redisCommandTimeoutMs: timeoutMs, circuitBreakerResetMs: 1000 },
     });
@@ -147,16 +171,18 @@ describe('Redis outages under load', () => {
       const [a, b] = cluster.all as [TestServer, TestServer];
       await waitForL2(cluster.all, 'up');
       const ids = await seed(a, 5);
+      await replicated(cluster.all, ids);
       const load = startLoad(cluster.all, ids);
-      await sleep(500);
+      // Enough requests before the fault that their worst case is this machine's, not one lucky run.
+      await served(load, 'before', 50);
       load.phase('blackhole');
       await proxy.setMode('blackhole');
       await waitForL2(cluster.all, 'down');
-      await sleep(1500);
+      await served(load, 'blackhole', 25);
       load.phase('restored');
       await proxy.setMode('pass');
       await waitForL2(cluster.all, 'up');
-      await sleep(300);
+      await served(load, 'restored', 10);
       const result = await load.stop();
 
       expect(result.failed).toEqual([]);
@@ -176,7 +202,7 @@ describe('Redis outages under load', () => {
   });
 
   it('Socket.IO keeps working on a single instance while Redis is down', async () => {
-    const cluster = await startInstances({ count: 1, redisUrl: redis.url, provider: { tokens: 25 }, overrides: { redisCommandTimeoutMs: COMMAND_TIMEOUT_MS } });
+    const cluster = await startInstances({ postgres: pg, count: 1, redisUrl: redis.url, provider: { tokens: 25 }, overrides: { redisCommandTimeoutMs: COMMAND_TIMEOUT_MS } });
     const socket = connect((cluster.all[0] as TestServer).server.wsUrl, {
       path: '/ws',
       transports: ['websocket'],
