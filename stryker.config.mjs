@@ -8,12 +8,12 @@
 const module = process.env.MUTATION_MODULE ?? 'config';
 
 export const MODULES = {
-  config: { mutate: ['backend/config/load.ts'], tests: ['test/unit/config/**/*.test.ts'] },
+  config: { mutate: ['backend/config/load.ts', 'backend/config/schema.ts'], tests: ['test/unit/config/**/*.test.ts'] },
   masking: { mutate: ['backend/config/secrets.ts', 'backend/logging/logger.ts'], tests: ['test/unit/config/**/*.test.ts', 'test/unit/logging/**/*.test.ts'] },
-  auth: { mutate: ['backend/http/auth.ts', 'backend/http/security.ts', 'backend/access/principal.ts'], tests: ['test/integration/http-contract.test.ts', 'test/integration/remote-clients.test.ts', 'test/unit/http/**/*.test.ts'] },
-  shutdown: { mutate: ['backend/http/listen.ts'], tests: ['test/unit/http/listen.test.ts', 'test/integration/lifecycle.test.ts'] },
-  outbox: { mutate: ['backend/data/outbox.ts'], tests: ['test/integration/postgres/replicator.test.ts', 'test/integration/postgres/crash.test.ts'] },
-  invalidation: { mutate: ['backend/cache/invalidation.ts', 'backend/cache/generations.ts'], tests: ['test/unit/cache/**/*.test.ts', 'test/integration/cache-invalidation.test.ts'] },
+  auth: { mutate: ['backend/access/*.ts', 'backend/http/access.ts'], tests: ['test/unit/access/**/*.test.ts'] },
+  shutdown: { mutate: ['backend/http/listen.ts'], tests: ['test/unit/http/listen.test.ts'] },
+  outbox: { mutate: ['backend/data/outbox.ts', 'backend/data/replicator.ts'], tests: ['test/unit/data/outbox.test.ts', 'test/unit/data/replicator.test.ts'] },
+  invalidation: { mutate: ['backend/cache/invalidation.ts', 'backend/cache/generations.ts'], tests: ['test/unit/cache/invalidation.test.ts'] },
 };
 
 const chosen = MODULES[module];
