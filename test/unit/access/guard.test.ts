@@ -187,7 +187,7 @@ describe('accessGuard', () => {
 
   it('passes a failing credential lookup on to the error handler', async () => {
     const original = access.authenticate.bind(access);
-    access.authenticate = () => Promise.reject(new DomainError('unavailable', 'unavailable', 'store down'));
+    access.authenticate = () => Promise.reject(new DomainError('unavailable', 'provider-unavailable', 'store down'));
     try {
       const res = await call('GET', '/api/whoami', { token: 'orc_some-token' });
       expect(res.status).toBe(503);

@@ -14,6 +14,9 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { PortInUseError, checkingIntervalMs, closeServer, createHttpServer, listen } from '../../../backend/http/listen.js';
 import { tempDir } from '../../fixtures/test-server.js';
 
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+const handler = (fn: Handler): Handler => fn;
+
 const servers: http.Server[] = [];
 const sockets: net.Socket[] = [];
 afterEach(async () => {
@@ -75,10 +78,10 @@ describe('createHttpServer limits', () => {
   });
 
   it('without limits a plain handler gets no request timeout and node defaults otherwise', () => {
-    const server = createHttpServer((_req, res) => res.end('plain'));
+    const server = createHttpServer(handler((_req, res) => res.end('plain')));
     expect(server.requestTimeout).toBe(0);
     expect(server.maxConnections).toBeFalsy();
-    const limited = createHttpServer((_req, res) => res.end('plain'), undefined, LIMITS);
+    const limited = createHttpServer(handler((_req, res) => res.end('plain')), undefined, LIMITS);
     expect(limited.headersTimeout).toBe(2000);
     expect(limited.maxConnections).toBe(7);
   });
@@ -87,10 +90,10 @@ describe('createHttpServer limits', () => {
     const seen: string[] = [];
     const server = track(
       createHttpServer(
-        (req, res) => {
+        handler((req, res) => {
           seen.push(`app ${req.url}`);
           res.end('from app');
-        },
+        }),
         (req, res) => {
           if (req.url !== '/fast') return false;
           seen.push('fast');
@@ -200,12 +203,14 @@ describe('closeServer', () => {
     let started: () => void = () => undefined;
     const inFlight = new Promise<void>((r) => (started = r));
     const server = track(
-      createHttpServer((req, res) => {
-        if (req.url === '/slow') {
-          started();
-          void held.then(() => res.end('finished'));
-        } else res.end('quick');
-      }),
+      createHttpServer(
+        handler((req, res) => {
+          if (req.url === '/slow') {
+            started();
+            void held.then(() => res.end('finished'));
+          } else res.end('quick');
+        }),
+      ),
     );
     const port = await listen(server, 0, '127.0.0.1');
     // An idle keep-alive connection: one finished request, socket left open.
@@ -226,7 +231,7 @@ describe('closeServer', () => {
   });
 
   it('cuts a request still running at the time limit, and leaves no timer behind', async () => {
-    const server = track(createHttpServer(() => undefined)); // never answers
+    const server = track(createHttpServer(handler(() => undefined))); // never answers
     const port = await listen(server, 0, '127.0.0.1');
     const stuck = await rawClient(port, 'GET /stuck HTTP/1.1\r\nHost: x\r\n\r\n');
     await expect.poll(() => server.listenerCount('request') > 0 && (server as unknown as { _connections: number })._connections).toBe(1);
@@ -236,7 +241,7 @@ describe('closeServer', () => {
   });
 
   it('clears its time limit once the server closed in time', async () => {
-    const server = track(createHttpServer((_req, res) => res.end('ok')));
+    const server = track(createHttpServer(handler((_req, res) => res.end('ok'))));
     await listen(server, 0, '127.0.0.1');
     const before = timers();
     await closeServer(server, 60_000);
@@ -244,10 +249,10 @@ describe('closeServer', () => {
   });
 
   it('on a server that is not listening, resolves at once and cuts any connection', async () => {
-    const server = createHttpServer((_req, res) => res.end('ok'));
+    const server = createHttpServer(handler((_req, res) => res.end('ok')));
     await closeServer(server, 60_000);
     expect(server.listening).toBe(false);
-    const listening = track(createHttpServer(() => undefined));
+    const listening = track(createHttpServer(handler(() => undefined)));
     const port = await listen(listening, 0, '127.0.0.1');
     const client = await rawClient(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await expect.poll(() => (listening as unknown as { _connections: number })._connections).toBe(1);
