@@ -141,6 +141,8 @@ describe('config files', () => {
     const err = failure({ cwd, flags: { config: 'bad.yaml' } });
     expect(err.message.startsWith(`config file ${path.join(cwd, 'bad.yaml')} is not valid YAML: `)).toBe(true);
     expect(err.message).not.toContain('\n');
+    // The parser's first line, whole: what is wrong, not one character of it.
+    expect(err.message.length - `config file ${path.join(cwd, 'bad.yaml')} is not valid YAML: `.length).toBeGreaterThan(10);
     expect(err.name).toBe('ConfigError');
   });
 });
