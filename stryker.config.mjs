@@ -8,17 +8,24 @@
 const module = process.env.MUTATION_MODULE ?? 'config';
 
 export const MODULES = {
-  config: { mutate: ['backend/config/load.ts'], tests: ['test/unit/config/**/*.test.ts'] },
+  config: { mutate: ['backend/config/load.ts', 'backend/config/schema.ts'], tests: ['test/unit/config/**/*.test.ts'] },
   masking: { mutate: ['backend/config/secrets.ts', 'backend/logging/logger.ts'], tests: ['test/unit/config/**/*.test.ts', 'test/unit/logging/**/*.test.ts'] },
-  auth: { mutate: ['backend/http/auth.ts', 'backend/http/security.ts', 'backend/access/principal.ts'], tests: ['test/integration/http-contract.test.ts', 'test/integration/remote-clients.test.ts', 'test/unit/http/**/*.test.ts'] },
-  shutdown: { mutate: ['backend/http/listen.ts'], tests: ['test/unit/http/listen.test.ts', 'test/integration/lifecycle.test.ts'] },
-  outbox: { mutate: ['backend/data/outbox.ts'], tests: ['test/integration/postgres/replicator.test.ts', 'test/integration/postgres/crash.test.ts'] },
-  invalidation: { mutate: ['backend/cache/invalidation.ts', 'backend/cache/generations.ts'], tests: ['test/unit/cache/**/*.test.ts', 'test/integration/cache-invalidation.test.ts'] },
+  auth: { mutate: ['backend/access/*.ts', 'backend/http/access.ts'], tests: ['test/unit/access/**/*.test.ts'] },
+  shutdown: { mutate: ['backend/http/listen.ts'], tests: ['test/unit/http/listen.test.ts', 'test/unit/http/close.test.ts'] },
+  outbox: {
+    mutate: ['backend/data/outbox.ts', 'backend/data/replicator.ts'],
+    tests: ['test/unit/data/outbox.test.ts', 'test/integration/postgres/replicator-passes.test.ts'],
+    globalSetup: ['test/fixtures/services/postgres-global.ts'],
+  },
+  invalidation: { mutate: ['backend/cache/invalidation.ts', 'backend/cache/generations.ts'], tests: ['test/unit/cache/invalidation.test.ts'] },
 };
 
 const chosen = MODULES[module];
 if (chosen === undefined) throw new Error(`unknown mutation module "${module}"; one of ${Object.keys(MODULES).join(', ')}`);
-process.env.MUTATION_TESTS = JSON.stringify(chosen.tests);
+// MUTATION_ONLY_TESTS (a JSON list of globs) runs the module against other tests than its own, for
+// example the ones it had before new tests were added, to measure the difference.
+process.env.MUTATION_TESTS = process.env.MUTATION_ONLY_TESTS ?? JSON.stringify(chosen.tests);
+process.env.MUTATION_GLOBAL_SETUP = JSON.stringify(chosen.globalSetup ?? []);
 
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
@@ -30,7 +37,8 @@ export default {
   // Module-level code (the schema table, constant sets) reloads every test file per mutant: hours
   // on a shared two-core machine. Those mutants are skipped and the functions are measured.
   ignoreStatic: true,
-  concurrency: 1,
+  // One test process by default; MUTATION_CONCURRENCY=2 for the slower modules on a quieter machine.
+  concurrency: Number(process.env.MUTATION_CONCURRENCY ?? 1),
   timeoutMS: 30_000,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `reports/mutation/${module}.json` },

@@ -26,7 +26,7 @@ export function scopesOf(key: string): string[] {
  * widened to the last `:` boundary (or to the whole cache): invalidating more is always safe.
  */
 export function scopeForPrefix(prefix: string): string {
-  if (prefix.endsWith(':')) return prefixScope(prefix);
+  // A prefix ending at a `:` is its own boundary (the last `:` is its last character).
   const cut = prefix.lastIndexOf(':');
   return cut === -1 ? ALL_SCOPE : prefixScope(prefix.slice(0, cut + 1));
 }

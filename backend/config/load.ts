@@ -117,9 +117,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   for (const [name, key] of envToKey) put(raw, key, env[name], 'environment');
 
-  if (flags.port !== undefined) put(raw, 'apiPort', flags.port, 'command line');
-  if (flags.host !== undefined) put(raw, 'host', flags.host, 'command line');
-  if (flags.logFormat !== undefined) put(raw, 'logFormat', flags.logFormat, 'command line');
+  // put() skips a flag that was not given.
+  put(raw, 'apiPort', flags.port, 'command line');
+  put(raw, 'host', flags.host, 'command line');
+  put(raw, 'logFormat', flags.logFormat, 'command line');
   if (flags.logLevel !== undefined) put(raw, 'logLevel', flags.logLevel, 'command line');
   else if (flags.debug === true) put(raw, 'logLevel', 'debug', 'command line');
 

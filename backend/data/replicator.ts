@@ -278,6 +278,8 @@ export class Replicator {
         if (err instanceof BreakerOpenError) return false;
         this.stats.lastError = (err as Error).message;
         this.log.debug({ err: (err as Error).message }, 'pull failed');
+        // The retry pass must pull again, not only drain.
+        this.pullWanted = true;
         this.retryLater();
         return false;
       }

@@ -36,3 +36,45 @@ describe('ChatLimits', () => {
     expect(codeOf(() => limits.acquire(alice))).toBeUndefined();
   });
 });
+
+describe('ChatLimits, exactly', () => {
+  it('says which limit was hit, with a one-second Retry-After', () => {
+    const limits = new ChatLimits({ total: 3, perClient: 1 });
+    limits.acquire(alice);
+    let err: unknown;
+    try {
+      limits.acquire(alice);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toMatchObject({ kind: 'too-many', code: 'too-many-chats', details: { retryAfterSeconds: 1 } });
+    expect((err as Error).message).toBe('this credential has 1 replies being generated already (MAX_CONCURRENT_CHATS_PER_CLIENT); wait for one to finish');
+    limits.acquire(undefined);
+    limits.acquire(undefined); // no credential: only the instance bound applies
+    try {
+      limits.acquire(bob);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toBe('this server is generating 3 replies already (MAX_CONCURRENT_CHATS); retry shortly');
+  });
+
+  it('gives a credential its slots back one by one', () => {
+    const limits = new ChatLimits({ total: 10, perClient: 2 });
+    const first = limits.acquire(alice);
+    const second = limits.acquire(alice);
+    first();
+    const third = limits.acquire(alice);
+    expect(codeOf(() => limits.acquire(alice))).toBe('429 too-many-chats');
+    second();
+    third();
+    expect(limits.inFlight).toBe(0);
+    limits.acquire(alice);
+    limits.acquire(alice);
+    expect(limits.inFlight).toBe(2);
+    // Another credential has its own count.
+    limits.acquire(bob);
+    limits.acquire(bob);
+    expect(limits.inFlight).toBe(4);
+  });
+});

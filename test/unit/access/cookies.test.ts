@@ -40,3 +40,15 @@ describe('cookieValue', () => {
     }
   });
 });
+
+describe('cookieValue, quotes', () => {
+  it.each([
+    ['orchestra_token=""', ''],
+    ['orchestra_token="', '"'],
+    ['orchestra_token="abc', '"abc'],
+    ['orchestra_token=abc"', 'abc"'],
+    ['orchestra_token= "a b" ', 'a b'],
+  ])('only a value quoted on both sides loses its quotes: %j -> %j', (header, expected) => {
+    expect(cookieValue(header, 'orchestra_token')).toBe(expected);
+  });
+});

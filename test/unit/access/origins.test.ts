@@ -42,3 +42,16 @@ describe('originChecker with a live list', () => {
     expect(check('http://127.0.0.1:8000', '127.0.0.1:8000', false)).toBe(true);
   });
 });
+
+describe('originChecker, default ports and schemes', () => {
+  const check = originChecker({ listed: ['ftp://files.example'], ports: [8000] });
+  it.each([
+    ['https://h.lan', 'h.lan:443', true, true],
+    ['http://h.lan', 'h.lan:80', false, true],
+    ['http://h.lan', 'h.lan:8080', false, false],
+    ['http://h.lan:8000', 'h.lan:8080', false, true],
+    ['ftp://files.example', 'h.lan:8000', false, false], // listed, but not a web origin
+  ])('%s with Host %s (TLS %s) -> %s', (origin, host, encrypted, expected) => {
+    expect(check(origin, host, encrypted)).toBe(expected);
+  });
+});
