@@ -76,7 +76,7 @@ beforeAll(async () => {
   extracted = path.join(work, 'extracted');
   // extractAll also copies the files kept in app.asar.unpacked, so `extracted` is what the app sees.
   asar.extractAll(path.join(resources, 'app.asar'), extracted);
-}, 240_000);
+});
 
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
@@ -193,7 +193,7 @@ describe('the packed backend, started from the package alone', () => {
     });
     const m = await started;
     info = { url: String(m.url), token: String(m.token) };
-  }, 60_000);
+  });
 
   afterAll(async () => {
     if (backend !== undefined && backend.exitCode === null) {

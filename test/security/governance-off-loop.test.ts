@@ -87,7 +87,7 @@ describe('governance runs off the event loop', () => {
     const { status, body } = await finished;
     expect(status).toBe(200);
     expect(['pass', 'fail', 'error']).toContain(body.verdict);
-  }, 120_000);
+  });
 
   it('a validation that runs out of time answers verdict error with governance-timeout, and the pool carries on', async () => {
     t = await startTestServer({ provider: false, overrides: { governanceTimeoutMs: 1500 } });
@@ -110,7 +110,7 @@ describe('governance runs off the event loop', () => {
       verdict = ((await res.json()) as Report).verdict;
     }
     expect(verdict).toBe('fail');
-  }, 120_000);
+  });
 
   it('validates at a lower CPU priority than the event loop, in the worker thread only', async () => {
     const base = getPriority(0);
@@ -124,7 +124,7 @@ describe('governance runs off the event loop', () => {
     // Only that worker: the event loop (and every other thread) keeps the priority it had.
     expect(getPriority(0)).toBe(base);
     expect(nices.filter((n) => n !== lowered).every((n) => n === base)).toBe(true);
-  }, 120_000);
+  });
 
   it('lowers only its own thread, and only where the nice value is per thread', () => {
     // On macOS or Windows the call would lower the whole process, the event loop with it.
