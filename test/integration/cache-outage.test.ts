@@ -4,7 +4,7 @@ import type { DoneEvent, TokenEvent } from '../../backend/contract/index.js';
 import { startFaultProxy, type FaultProxy } from '../fixtures/services/fault-proxy.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { cacheStatus, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
-import type { TestServer } from '../fixtures/test-server.js';
+import { waitFor, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream } from '../fixtures/token-stream.js';
 
 /**
@@ -13,6 +13,11 @@ import { expectTokenStream } from '../fixtures/token-stream.js';
  */
 
 const COMMAND_TIMEOUT_MS = 200;
+/**
+ * Requests each phase must serve: the load runs until that many succeeded (or one failed), not for
+ * a fixed time, which a loaded machine fills with fewer requests.
+ */
+const MIN_SERVED = 20;
 
 let redis: RedisService;
 beforeAll(async () => {
@@ -25,6 +30,8 @@ afterAll(async () => {
 interface Load {
   stop(): Promise<{ ok: number; failed: string[]; worstMs: number; during: (phase: string) => { ok: number; worstMs: number } }>;
   phase(name: string): void;
+  /** Resolves once `count` requests have succeeded in the current phase (a loaded machine serves fewer per second). */
+  served(count: number): Promise<void>;
 }
 
 /** Readers and writers against every instance, until stopped; records failures and latency. */
@@ -70,6 +77,10 @@ function startLoad(all: TestServer[], ids: string[], workers = 6): Load {
     phase(name: string) {
       phase = name;
     },
+    async served(count: number) {
+      const current = phase;
+      await waitFor(() => (byPhase.get(current)?.ok ?? 0) >= count || failed.length > 0, `${count} requests served while ${current}`);
+    },
     async stop() {
       running = false;
       await Promise.all(loops);
@@ -87,7 +98,6 @@ async function seed(t: TestServer, count: number): Promise<string[]> {
   return ids;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function expectFreshAcross(writer: TestServer, reader: TestServer, id: string, title: string): Promise<void> {
   const res = await writer.api(`/api/conversations/${id}`, { method: 'PATCH', json: { title } });
@@ -106,24 +116,24 @@ describe('Redis outages under load', () => {
       await waitForL2(cluster.all, 'up');
       const ids = await seed(a, 5);
       const load = startLoad(cluster.all, ids);
-      await sleep(500);
+      await load.served(MIN_SERVED);
 
       load.phase('down');
       await redis.kill9();
       await waitForL2(cluster.all, 'down');
       expect((await cacheStatus(a)).status).toBe('degraded');
-      await sleep(1000);
+      await load.served(MIN_SERVED + 1);
 
       load.phase('recovering');
       await redis.restart();
       await waitForL2(cluster.all, 'up');
       load.phase('after');
-      await sleep(500);
+      await load.served(MIN_SERVED + 1);
       const result = await load.stop();
 
       expect(result.failed).toEqual([]);
-      expect(result.during('down').ok).toBeGreaterThan(20);
-      expect(result.during('after').ok).toBeGreaterThan(20);
+      expect(result.during('down').ok).toBeGreaterThan(MIN_SERVED);
+      expect(result.during('after').ok).toBeGreaterThan(MIN_SERVED);
       // Fresh across instances once Redis is back (the restarted Redis is empty; L1s were flushed).
       for (let i = 0; i < 5; i++) {
         await expectFreshAcross(a, b, ids[i] as string, `after restart a${i}`);
@@ -148,22 +158,22 @@ describe('Redis outages under load', () => {
       await waitForL2(cluster.all, 'up');
       const ids = await seed(a, 5);
       const load = startLoad(cluster.all, ids);
-      await sleep(500);
+      await load.served(MIN_SERVED);
       load.phase('blackhole');
       await proxy.setMode('blackhole');
       await waitForL2(cluster.all, 'down');
-      await sleep(1500);
+      await load.served(MIN_SERVED + 1);
       load.phase('restored');
       await proxy.setMode('pass');
       await waitForL2(cluster.all, 'up');
-      await sleep(300);
+      await load.served(1);
       const result = await load.stop();
 
       expect(result.failed).toEqual([]);
       const hole = result.during('blackhole');
       const before = result.during('before');
       console.info(`black hole: ${hole.ok} requests, worst ${hole.worstMs.toFixed(0)} ms (before: ${before.worstMs.toFixed(0)} ms, timeout ${timeoutMs} ms)`);
-      expect(hole.ok).toBeGreaterThan(20);
+      expect(hole.ok).toBeGreaterThan(MIN_SERVED);
       // At most one Redis wait per request: the timeout plus the request's own work, which is
       // measured before the fault in the same run (a busy machine slows both).
       expect(hole.worstMs).toBeLessThan(timeoutMs + Math.max(150, 2 * before.worstMs));
