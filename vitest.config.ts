@@ -1,12 +1,16 @@
 import { defineConfig } from 'vitest/config';
+import { HOOK_TIMEOUT_MS, PATIENCE_MS, TEST_TIMEOUT_MS } from './test/fixtures/patience.js';
 
 // Tests run against real things (SQLite files, private PostgreSQL/Redis, real HTTP, Chromium),
-// so timeouts are generous and workers are few: the CI machine has two cores.
+// so workers are few (the CI machine has two cores) and timeouts are liveness bounds that hold on
+// a loaded machine (test/fixtures/patience.ts).
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: TEST_TIMEOUT_MS,
+    hookTimeout: HOOK_TIMEOUT_MS,
+    // expect.poll's own default (1 s) is a speed limit: a socket that closes, a state that settles.
+    expect: { poll: { timeout: PATIENCE_MS, interval: 50 } },
     pool: 'forks',
     maxWorkers: 2,
     reporters: ['default'],

@@ -96,8 +96,7 @@ export async function createGovernancePool(opts: GovernancePoolOptions): Promise
     maxThreads: Math.max(1, opts.threads ?? defaultGovernanceThreads()),
     // Extra workers retire after a quiet spell; each holds its own engines (tens of MB).
     idleTimeout: 120_000,
-    // On Linux the workers run at a lower priority than the event loop, which keeps answering.
-    niceIncrement: 10,
+    // No niceIncrement: a worker lowers its own priority once its engines are loaded (worker.ts).
   });
   pool.on('error', (err: Error) => opts.onError?.(err));
   let destroyed: Promise<void> | undefined;

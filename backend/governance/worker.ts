@@ -5,6 +5,7 @@
  * Everything crossing the thread boundary is plain data (structured clone), errors included.
  */
 import { workerData, type MessagePort } from 'node:worker_threads';
+import { lowerOwnPriority } from './priority.js';
 import { createGovernance, type CreateGovernanceOptions } from './service.js';
 import type { Governance, RuleDescriptor, SourceFile, ValidateOptions, ValidationReport } from './types.js';
 
@@ -32,7 +33,10 @@ export type WorkerResult = WorkerDescription | { report: ValidationReport } | Wo
 
 const setup = workerData as WorkerSetup;
 const options: CreateGovernanceOptions = { cwd: setup.cwd, lazy: setup.lazy, ...(setup.configPath !== undefined ? { configPath: setup.configPath } : {}) };
-const loading: Promise<Governance> = createGovernance(options);
+const loading: Promise<Governance> = createGovernance(options).then((governance) => {
+  lowerOwnPriority();
+  return governance;
+});
 // The failure is reported to every task that asks; it must not also be an unhandled rejection.
 loading.catch(() => {});
 

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { attrOf, countOf, eventually, launchBrowser, openPaired, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, ticksOf, visibleOf, type AppOptions, type TestApp } from './harness.js';
 
 const SCREENSHOT = path.join(os.tmpdir(), 'orchestra-main-screen.png');
@@ -9,7 +10,7 @@ const SCREENSHOT = path.join(os.tmpdir(), 'orchestra-main-screen.png');
 const assistant = (page: Page, status?: string) =>
   page.locator(`[data-testid=message][data-role=assistant]${status ? `[data-status=${status}]` : ''}`);
 
-describe('chat in the browser', { timeout: 60_000 }, () => {
+describe('chat in the browser', () => {
   let browser: Browser;
   const apps: TestApp[] = [];
 
@@ -68,7 +69,7 @@ describe('chat in the browser', { timeout: 60_000 }, () => {
   it('stops a long reply and marks it cancelled', async () => {
     const a = await app({ provider: { tokens: 5000, tokenIntervalMs: 40 } });
     const page = await openPaired(browser, a);
-    const aborted = a.provider?.waitForAbort(20_000);
+    const aborted = a.provider?.waitForAbort(PATIENCE_MS);
 
     await sendMessage(page, 'Tell me a very long story');
     await assistant(page, 'streaming').filter({ hasText: 'tok3' }).waitFor();

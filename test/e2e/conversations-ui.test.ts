@@ -31,7 +31,7 @@ const CHATGPT_EXPORT = [
   },
 ];
 
-describe('conversations in the UI (engine contract, second part)', { timeout: 90_000 }, () => {
+describe('conversations in the UI (engine contract, second part)', () => {
   let browser: Browser;
   const apps: TestApp[] = [];
   const app = async (options?: AppOptions): Promise<TestApp> => {
@@ -61,7 +61,7 @@ describe('conversations in the UI (engine contract, second part)', { timeout: 90
     const resumed = assistant(page, 'streaming');
     await resumed.waitFor();
     await eventually(textOf(resumed.getByTestId('message-content'))).toMatch(/^tok0 tok1 tok2 tok3 tok4 tok5 /);
-    await assistant(page, 'complete').waitFor({ timeout: 30_000 });
+    await assistant(page, 'complete').waitFor();
     await eventually(textOf(assistant(page, 'complete').getByTestId('message-content'))).toBe(words(200));
   });
 

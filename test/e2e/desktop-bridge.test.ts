@@ -1,5 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import type { AppCommand, HostStatus, OrchestraBridge, SettingsView } from '../../preload/api.js';
 import { attrOf, countOf, eventually, launchBrowser, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, type TestApp } from './harness.js';
 
@@ -58,7 +59,7 @@ function installFakeBridge(view: SettingsView): void {
 const calls = (page: Page, method: string) => async (): Promise<unknown[][]> =>
   page.evaluate((m) => (globalThis as unknown as { __probe: BridgeProbe }).__probe.calls.filter((c) => c.method === m).map((c) => c.args), method);
 
-describe('the page with the desktop bridge', { timeout: 60_000 }, () => {
+describe('the page with the desktop bridge', () => {
   let browser: Browser;
   let app: TestApp;
   let page: Page;
@@ -68,6 +69,7 @@ describe('the page with the desktop bridge', { timeout: 60_000 }, () => {
     browser = await launchBrowser();
     app = await startApp();
     const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+    context.setDefaultTimeout(PATIENCE_MS);
     await context.addInitScript(installFakeBridge, VIEW);
     page = await context.newPage();
     const errors: string[] = [];

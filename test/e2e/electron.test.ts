@@ -35,7 +35,7 @@ if (!hasElectron) {
   console.info(`[electron e2e] skipped: ${found.missing}. It cannot be downloaded on this machine; the desktop shell is covered by test/unit/main, test/e2e/desktop-bridge.test.ts and test/integration/packaging.test.ts.`);
 }
 
-describe('the desktop app (real Electron)', { timeout: 90_000 }, () => {
+describe('the desktop app (real Electron)', () => {
   let app: ElectronApplication | undefined;
   let provider: FakeProvider | undefined;
   let userData: string | undefined;

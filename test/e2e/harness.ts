@@ -7,6 +7,7 @@ import { chromium, type Browser, type Locator, type Page } from 'playwright-core
 import { expect } from 'vitest';
 import type { RunningServer } from '../../backend/server.js';
 import type { FakeProvider, FakeProviderOptions } from '../fixtures/fake-provider.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { startTestServer } from '../fixtures/test-server.js';
 
 /**
@@ -128,6 +129,9 @@ function expectedFailure(text: string, url: string): boolean {
 /** A fresh browser context (its own cookies) paired through a one-time pairing link, on the app screen. */
 export async function openPaired(browser: Browser, app: TestApp): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
+  // Playwright's own 30 s default is a speed limit on a loaded machine: use the suite's patience.
+  context.setDefaultTimeout(PATIENCE_MS);
+  context.setDefaultNavigationTimeout(PATIENCE_MS);
   const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (err) => errors.push(err.message));
@@ -167,7 +171,7 @@ export const visibleOf = (l: Locator) => (): Promise<boolean> => l.isVisible();
 
 /** `expect.poll` with a patience that suits a loaded two-core CI machine. */
 export function eventually<T>(probe: () => Promise<T>) {
-  return expect.poll(probe, { timeout: 15_000, interval: 50 });
+  return expect.poll(probe, { timeout: PATIENCE_MS, interval: 50 });
 }
 
 /** How many `metrics:tick` events the metrics panel has rendered. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { eventually, launchBrowser, releaseRenderer, rendererDir, sendMessage, startApp, textOf, type TestApp } from './harness.js';
 
 /**
@@ -55,7 +56,7 @@ const REPLY = [
   '- [ ] tested',
 ].join('\n');
 
-describe('accessibility and screenshots', { timeout: 120_000 }, () => {
+describe('accessibility and screenshots', () => {
   let browser: Browser;
   let app: TestApp;
   let conversationUrl = '';
@@ -64,6 +65,7 @@ describe('accessibility and screenshots', { timeout: 120_000 }, () => {
   async function paired(width: number, height: number, colorScheme: 'light' | 'dark'): Promise<Page> {
     // bypassCSP: the page's CSP (rightly) refuses the injected axe script.
     const context = await browser.newContext({ viewport: { width, height }, colorScheme, bypassCSP: true });
+    context.setDefaultTimeout(PATIENCE_MS);
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(await app.pairUrl());
@@ -136,6 +138,7 @@ describe('accessibility and screenshots', { timeout: 120_000 }, () => {
   it('pairing screen: no serious axe violation', async () => {
     for (const theme of ['light', 'dark'] as const) {
       const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: theme, bypassCSP: true });
+      context.setDefaultTimeout(PATIENCE_MS);
       contexts.push(context);
       const page = await context.newPage();
       await page.goto(`${app.url}/`);

@@ -1,5 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import {
   attrOf,
   countOf,
@@ -44,7 +45,7 @@ const backgroundOf = (page: Page): Promise<string> => page.evaluate<string>('get
 /** The longest of those tasks, in ms. */
 const longestTask = (page: Page): Promise<number> => page.evaluate<number>('Math.max(0, ...window.longTasks)');
 
-describe('the chat UI', { timeout: 90_000 }, () => {
+describe('the chat UI', () => {
   let browser: Browser;
   const apps: TestApp[] = [];
   const contexts: BrowserContext[] = [];
@@ -58,6 +59,7 @@ describe('the chat UI', { timeout: 90_000 }, () => {
   /** A paired page in its own context with the given viewport and colour scheme. */
   async function openAt(a: TestApp, width: number, height: number, colorScheme: 'light' | 'dark' = 'dark'): Promise<Page> {
     const context = await browser.newContext({ viewport: { width, height }, colorScheme });
+    context.setDefaultTimeout(PATIENCE_MS);
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(await a.pairUrl());
@@ -195,7 +197,7 @@ describe('the chat UI', { timeout: 90_000 }, () => {
     await page.getByTestId('composer-input').fill('a```'.repeat(25_000));
     await startLongTasks(page);
     await page.getByTestId('send-button').click();
-    await assistant(page, 'complete').waitFor({ timeout: 30_000 });
+    await assistant(page, 'complete').waitFor();
     const reply = assistant(page, 'complete');
     // 12,500 code spans; a slice cut with no space nearby may split one or two.
     await eventually(countOf(reply.locator('code'))).toBeGreaterThan(12_400);

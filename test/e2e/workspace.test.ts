@@ -1,10 +1,11 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { attrOf, countOf, eventually, launchBrowser, openPaired, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, ticksOf, valueOf, visibleOf, type TestApp } from './harness.js';
 
 const assistant = (page: Page, status: string) => page.locator(`[data-testid=message][data-role=assistant][data-status=${status}]`);
 
-describe('the workspace around the chat: pairing, provider set-up, conversations, metrics', { timeout: 60_000 }, () => {
+describe('the workspace around the chat: pairing, provider set-up, conversations, metrics', () => {
   let browser: Browser;
   const apps: TestApp[] = [];
 
@@ -23,6 +24,7 @@ describe('the workspace around the chat: pairing, provider set-up, conversations
     const a = await startApp();
     apps.push(a);
     const context = await browser.newContext();
+    context.setDefaultTimeout(PATIENCE_MS);
     const page = await context.newPage();
     await page.goto(`${a.url}/`);
     const screen = page.getByTestId('pairing-screen');

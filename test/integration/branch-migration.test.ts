@@ -18,7 +18,7 @@ let pg: PrivatePostgres;
 
 beforeAll(async () => {
   pg = await startPostgres();
-}, 120_000);
+});
 
 afterAll(async () => {
   await pg?.stop();

@@ -9,7 +9,7 @@ let pg: PrivatePostgres;
 
 beforeAll(async () => {
   pg = await startPostgres();
-}, 120_000);
+});
 
 afterAll(async () => {
   await pg?.stop();
@@ -55,7 +55,7 @@ for (const mode of ['sqlite', 'postgres'] as const) {
         provider: { echo: true },
         overrides: mode === 'postgres' ? { databaseUrl: pg.url(database), dbPullIntervalMs: 300 } : {},
       });
-    }, 60_000);
+    });
 
     afterAll(async () => {
       await t?.close();

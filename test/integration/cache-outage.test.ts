@@ -5,6 +5,7 @@ import { startFaultProxy, type FaultProxy } from '../fixtures/services/fault-pro
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { cacheStatus, replicatedWithinMs, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { waitFor, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream } from '../fixtures/token-stream.js';
 
@@ -119,7 +120,7 @@ async function expectFreshAcross(writer: TestServer, reader: TestServer, id: str
 }
 
 /** Lets the load run until `count` requests of the phase succeeded (a busy machine just takes longer). */
-const served = (load: Load, phase: string, count: number): Promise<boolean> => waitFor(() => load.okIn(phase) >= count, `${count} requests served during ${phase}`, 60_000);
+const served = (load: Load, phase: string, count: number): Promise<boolean> => waitFor(() => load.okIn(phase) >= count, `${count} requests served during ${phase}`, PATIENCE_MS);
 
 describe('Redis outages under load', () => {
   it('kill -9 and restart: zero failed requests, L2 down then up, fresh reads after', async () => {

@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Message } from '../../backend/data/store.js';
 import { toolCallEvents, type FakeToolCall } from '../fixtures/fake-provider.js';
 import { startTestServer, waitFor, type TestServer } from '../fixtures/test-server.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 
 /**
  * The OpenAI-compatible gateway driven by the official `openai` SDK, as a remote frontend would
@@ -19,7 +20,7 @@ const CONVERSATION = 'x-orchestra-conversation-id';
 
 function clientFor(t: TestServer, apiKey = t.token, baseHost?: string): OpenAI {
   const base = baseHost === undefined ? t.url : t.url.replace('127.0.0.1', baseHost);
-  return new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0, timeout: 20_000 });
+  return new OpenAI({ baseURL: `${base}/v1`, apiKey, maxRetries: 0, timeout: PATIENCE_MS });
 }
 
 async function conversation(t: TestServer, id: string): Promise<{ messages: Message[] }> {
@@ -178,7 +179,7 @@ describe('chat completions', () => {
       .create({ model: 'fake-model', messages: [{ role: 'user', content: 'a long one' }], stream: true }, { signal: controller.signal })
       .withResponse();
     const conversationId = response.headers.get(CONVERSATION) ?? '';
-    const aborted = t.provider?.waitForAbort(10_000);
+    const aborted = t.provider?.waitForAbort();
     let content = 0;
     // The SDK ends the iteration quietly when its signal aborts.
     for await (const chunk of stream) {

@@ -9,6 +9,7 @@ import { PortInUseError } from '../../backend/http/listen.js';
 import { startServer } from '../../backend/server.js';
 import { startFakeProvider } from '../fixtures/fake-provider.js';
 import { startTestServer, tempDir, waitFor } from '../fixtures/test-server.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const bin = path.join(root, 'bin', 'orchestra.js');
@@ -39,7 +40,6 @@ function run(args: string[], env: Record<string, string>, cwd: string) {
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exited, out: () => stdout, err: () => stderr };
 }
-
 
 /**
  * A request that is in flight and stays so: headers and half of a JSON body on a connection the
@@ -90,7 +90,7 @@ describe('lifecycle', () => {
     // A file operation started before close (a log flush, a stat) may still be completing on a busy
     // machine; a leaked handle never goes away. So wait for the list to empty, bounded.
     const leaked = (): string[] => process.getActiveResourcesInfo().filter((r) => !before.has(r) && r !== 'Timeout' && r !== 'TTYWrap');
-    await expect.poll(leaked, { timeout: 10_000, interval: 50 }).toEqual([]);
+    await expect.poll(leaked, { timeout: PATIENCE_MS, interval: 50 }).toEqual([]);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
@@ -159,13 +159,13 @@ describe('lifecycle', () => {
 });
 
 // Each test spawns the CLI: on a busy machine start-up alone can take several seconds.
-describe('orchestra serve', { timeout: 120_000 }, () => {
+describe('orchestra serve', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('prints the URL and pairing link, and on %s closes in order and frees the port', async (signal) => {
     const provider = await startFakeProvider({ tokens: 10_000, tokenIntervalMs: 5 });
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port), '--log-format', 'json'], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', PATIENCE_MS);
     expect(p.err()).toContain(`http://127.0.0.1:${port}`);
     expect(p.err()).toMatch(/\/pair\?code=/);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
@@ -195,7 +195,7 @@ describe('orchestra serve', { timeout: 120_000 }, () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', PATIENCE_MS);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     const held = await inFlightChat(port, token);
     p.child.kill('SIGTERM');
@@ -215,7 +215,7 @@ describe('orchestra serve', { timeout: 120_000 }, () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LOG_TO_FILE: 'false', LOG_LEVEL: 'silent', SHUTDOWN_TIMEOUT_MS: '60000' }, dataDir);
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 60_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', PATIENCE_MS);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     // Holds the HTTP step for its whole grace time (2 s): the first signal alone would exit 0 after it.
     const held = await inFlightChat(port, token);
@@ -233,7 +233,7 @@ describe('orchestra serve', { timeout: 120_000 }, () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, LLM_BASE_URL: provider.url }, dataDir);
-    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 60_000);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', PATIENCE_MS);
     expect(p.err()).toContain(`  provider:        ${provider.url} (LLM_BASE_URL)`);
     expect(p.err()).toContain(`  database:        SQLite ${path.join(dataDir, 'app.db')}`);
     expect(p.err()).toContain('  cache:           in memory');
@@ -260,7 +260,7 @@ describe('orchestra serve', { timeout: 120_000 }, () => {
     const dataDir = tempDir();
     const port = await freePort();
     const p = run(['serve', '--port', String(port), '--log-level', 'DEBUG'], { DATA_DIR: dataDir, LOG_TO_FILE: 'false' }, dataDir);
-    await waitFor(() => p.err().includes('logs:'), 'the ready banner', 60_000);
+    await waitFor(() => p.err().includes('logs:'), 'the ready banner', PATIENCE_MS);
     expect(p.err()).toContain('no model provider found; set LLM_BASE_URL');
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     await fetch(`http://127.0.0.1:${port}/api/conversations`, { headers: { Authorization: `Bearer ${token}` } });

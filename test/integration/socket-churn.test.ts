@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { tempDir } from '../fixtures/test-server.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 
 /**
  * 10,000 Socket.IO connect/disconnect cycles against one instance with Redis configured (so the
@@ -84,7 +85,7 @@ function cycle(): Promise<void> {
     const timer = setTimeout(() => {
       ws.terminate();
       reject(new Error('handshake timed out'));
-    }, 30_000);
+    }, PATIENCE_MS);
     ws.on('message', (data: Buffer) => {
       const packet = data.toString('utf8');
       if (packet.startsWith('0{')) ws.send(`40${JSON.stringify({ token: ready.token })}`);
@@ -127,7 +128,7 @@ async function heap(): Promise<number> {
 describe('Socket.IO connection churn with the Redis adapter', () => {
   // What this measures is memory and listeners, not speed (bench/ has the speed figures): on a
   // busy two-core machine the run may take several times its quiet ~15 s, so the limit is wide.
-  it('10,000 connect/disconnect cycles: heap grows under 5 MB, no listener warnings', { timeout: 240_000 }, async () => {
+  it('10,000 connect/disconnect cycles: heap grows under 5 MB, no listener warnings', async () => {
     await run(WARM_UP);
     const before = await heap();
     const started = performance.now();
@@ -138,7 +139,7 @@ describe('Socket.IO connection churn with the Redis adapter', () => {
       (await (await fetch(`${ready.url}/api/status`, { headers: { Authorization: `Bearer ${ready.token}` } })).json()) as {
         components: { websocket: { clients: number }; cache: { l2: { status: string } } };
       };
-    await expect.poll(async () => (await status()).components.websocket.clients, { timeout: 30_000, interval: 200 }).toBe(0);
+    await expect.poll(async () => (await status()).components.websocket.clients, { timeout: PATIENCE_MS, interval: 200 }).toBe(0);
     const after = await heap();
     const growthMb = (after - before) / (1024 * 1024);
     console.info(`socket churn: ${CYCLES} cycles in ${seconds.toFixed(1)} s, heap ${(before / 1048576).toFixed(1)} → ${(after / 1048576).toFixed(1)} MB (${growthMb.toFixed(2)} MB)`);
@@ -147,6 +148,6 @@ describe('Socket.IO connection churn with the Redis adapter', () => {
     expect(localWarnings.filter((w) => /MaxListeners|listener/i.test(w))).toEqual([]);
     // Redis may have been slow under the churn (its breaker opens on command timeouts); it must be
     // back once the breaker's reset time has passed.
-    await expect.poll(async () => (await status()).components.cache.l2.status, { timeout: 30_000, interval: 250 }).toBe('up');
+    await expect.poll(async () => (await status()).components.cache.l2.status, { timeout: PATIENCE_MS, interval: 250 }).toBe('up');
   });
 });

@@ -3,6 +3,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, DoneEvent, MetricsSnapshot, ServerToClientEvents, TokenEvent } from '../../backend/contract/index.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream, fakeReply } from '../fixtures/token-stream.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 const servers: TestServer[] = [];
@@ -127,7 +128,7 @@ describe('Socket.IO at /ws', () => {
     // The status body is cached for up to a second: wait for the fresh one, not a fixed time.
     const clients = async (): Promise<number> =>
       ((await (await t.api('/api/status')).json()) as { components: { websocket: { clients: number } } }).components.websocket.clients;
-    await expect.poll(clients, { timeout: 10_000, interval: 100 }).toBe(1);
+    await expect.poll(clients, { timeout: PATIENCE_MS, interval: 100 }).toBe(1);
   });
 
   it('serves Socket.IO on its own listener when WEBSOCKET_PORT differs', async () => {

@@ -1,5 +1,8 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
+import { getPriority } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { lowerOwnPriority, VALIDATION_NICE_INCREMENT } from '../../backend/governance/priority.js';
 import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 
 /** About 225 KB of plain JavaScript: four of them make the 900 KB request of the report. */
@@ -42,6 +45,15 @@ function post(t: TestServer, body: unknown): { sent: Promise<void>; done: Promis
   return { sent, done };
 }
 
+/** The nice value of every thread of this process (Linux: /proc/self/task/<tid>/stat, field 19). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    // Fields after the command name in parentheses, which may itself hold spaces.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
+
 let t: TestServer | undefined;
 afterEach(async () => {
   await t?.close();
@@ -75,7 +87,7 @@ describe('governance runs off the event loop', () => {
     const { status, body } = await finished;
     expect(status).toBe(200);
     expect(['pass', 'fail', 'error']).toContain(body.verdict);
-  }, 120_000);
+  });
 
   it('a validation that runs out of time answers verdict error with governance-timeout, and the pool carries on', async () => {
     t = await startTestServer({ provider: false, overrides: { governanceTimeoutMs: 1500 } });
@@ -98,5 +110,27 @@ describe('governance runs off the event loop', () => {
       verdict = ((await res.json()) as Report).verdict;
     }
     expect(verdict).toBe('fail');
-  }, 120_000);
+  });
+
+  it('validates at a lower CPU priority than the event loop, in the worker thread only', async () => {
+    const base = getPriority(0);
+    const lowered = Math.min(19, base + VALIDATION_NICE_INCREMENT);
+    expect(threadNices().filter((n) => n === lowered)).toEqual([]);
+    t = await startTestServer({ provider: false });
+    // The first validation waits for the worker's engines; the worker lowers itself right after.
+    expect((await t.api('/api/validate', { method: 'POST', json: { code: 'const a = 1;\n', language: 'javascript' } })).status).toBe(200);
+    const nices = threadNices();
+    expect(nices.filter((n) => n === lowered)).toHaveLength(1);
+    // Only that worker: the event loop (and every other thread) keeps the priority it had.
+    expect(getPriority(0)).toBe(base);
+    expect(nices.filter((n) => n !== lowered).every((n) => n === base)).toBe(true);
+  });
+
+  it('lowers only its own thread, and only where the nice value is per thread', () => {
+    // On macOS or Windows the call would lower the whole process, the event loop with it.
+    const before = getPriority(0);
+    expect(lowerOwnPriority('darwin')).toBe(false);
+    expect(lowerOwnPriority('win32')).toBe(false);
+    expect(getPriority(0)).toBe(before);
+  });
 });

@@ -8,6 +8,7 @@ import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provid
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { api, assertAllInPostgres, chatLoad, FAST, outboxLength, status, statusWatch, tempDir, waitFor, waitRecovered, type ApiClient } from './helpers.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 // Orchestra itself dies (SIGKILL) with writes waiting for PostgreSQL; the restarted process
 // resumes its outbox. The same child then takes a new DATABASE_URL on SIGHUP, then SQLite.
@@ -93,7 +94,7 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       await before.progress(12);
       // PostgreSQL becomes unreachable: new writes wait in the outbox.
       await proxy.setMode('refuse');
-      await waitFor('degraded', async () => (await status(child!.server)).status === 'degraded', 15_000);
+      await waitFor('degraded', async () => (await status(child!.server)).status === 'degraded', PATIENCE_MS);
       await before.progress(20);
       child.process.kill('SIGKILL');
       await child.exited;
@@ -119,7 +120,7 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       writeConfig(configFile, pg.url(database));
       const stderrBefore = child.stderr().length;
       child.process.kill('SIGHUP');
-      await waitFor('reload applied', () => child!.stderr().slice(stderrBefore).includes('applied databaseUrl'), 10_000);
+      await waitFor('reload applied', () => child!.stderr().slice(stderrBefore).includes('applied databaseUrl'), PATIENCE_MS);
       await proxy.setMode('refuse');
       const watch = statusWatch(child.server);
       const moved = chatLoad(child.server, { clients: 2, tag: 'after-sighup' });
@@ -154,5 +155,5 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       await proxy.close();
       data.remove();
     }
-  }, 120_000);
+  });
 });

@@ -10,6 +10,7 @@ import { openStore } from '../../../backend/data/open.js';
 import type { ReplicatedStore } from '../../../backend/data/replicated-store.js';
 import { startServer, type RunningServer } from '../../../backend/server.js';
 import type { PrivatePostgres } from '../../fixtures/services/postgres.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 /**
  * Small timeouts so faults are noticed within a test's time budget. Connecting gets more: a new
@@ -71,7 +72,7 @@ export async function openReplicated(
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` returns a truthy value; the last error or value is in the failure message. */
-export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = 20_000, everyMs = 50): Promise<T> {
+export async function waitFor<T>(what: string, check: () => Promise<T> | T, timeoutMs = PATIENCE_MS, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -115,7 +116,7 @@ export async function api<T>(server: ApiClient, method: string, route: string, b
     method,
     headers: { Authorization: `Bearer ${server.token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(15_000),
+    signal: AbortSignal.timeout(PATIENCE_MS),
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
@@ -178,7 +179,7 @@ export function chatLoad(servers: ApiClient | ApiClient[], options: { clients: n
     failures,
     sent: () => sent,
     /** Waits until at least `n` more chats completed. */
-    async progress(n: number, timeoutMs = 20_000): Promise<void> {
+    async progress(n: number, timeoutMs = PATIENCE_MS): Promise<void> {
       const target = results.length + failures.length + n;
       await waitFor(`${n} more chats`, () => results.length + failures.length >= target, timeoutMs, 20);
     },
@@ -216,7 +217,7 @@ export function statusWatch(server: ApiClient, everyMs = 50) {
   };
 }
 
-export async function waitRecovered(server: ApiClient, timeoutMs = 30_000): Promise<void> {
+export async function waitRecovered(server: ApiClient, timeoutMs = PATIENCE_MS): Promise<void> {
   await waitFor(
     'breaker closed, primary mode and an empty outbox',
     async () => {

@@ -9,6 +9,7 @@ import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provid
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { api, startServer, tempDir, testConfig, waitFor, waitRecovered, type RunningServer } from './helpers.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 // GET /api/breakers and the `orchestra breaker` monitor following a real server in PostgreSQL mode.
 let pg: PrivatePostgres;
@@ -85,22 +86,22 @@ describe('orchestra breaker', () => {
     });
     const t = testIo({ API_TOKEN: server.token });
     const exit = runBreakerCli(['--url', server.url, '--interval', '100'], t.io);
-    await waitFor('first screen', () => t.out().includes('postgres') && t.out().includes('closed'), 10_000);
+    await waitFor('first screen', () => t.out().includes('postgres') && t.out().includes('closed'), PATIENCE_MS);
 
     await proxy.setMode('refuse');
     // Writes while PostgreSQL is away: the backlog shows up on the monitor.
     for (let i = 0; i < 3; i++) await api(server, 'POST', '/api/chat', { message: `offline ${i}` });
-    await waitFor('the breaker open on screen', () => /postgres\s+open/.test(t.out()), 15_000);
+    await waitFor('the breaker open on screen', () => /postgres\s+open/.test(t.out()), PATIENCE_MS);
     expect(t.out()).toMatch(/status: degraded/);
     expect(t.out()).toMatch(/outbox [1-9]\d*/);
     expect(t.out()).toMatch(/ECONNREFUSED|refused|terminated|timeout/i);
 
     await proxy.setMode('pass');
-    await waitFor('closed again on screen', () => /outbox 0/.test(t.out().slice(t.out().lastIndexOf('Orchestra '))), 15_000);
+    await waitFor('closed again on screen', () => /outbox 0/.test(t.out().slice(t.out().lastIndexOf('Orchestra '))), PATIENCE_MS);
     t.signal('SIGINT');
     expect(await exit).toBe(0);
     expect(t.err()).toBe('');
-    await waitFor('the close pushed', () => pushed.some((e) => e.component === 'postgres' && e.detail === 'breaker closed'), 5000);
+    await waitFor('the close pushed', () => pushed.some((e) => e.component === 'postgres' && e.detail === 'breaker closed'), PATIENCE_MS);
     socket.disconnect();
     const postgres = pushed.filter((e) => e.component === 'postgres').map((e) => `${e.detail}:${e.status}`);
     // open → (halfOpen → open)* → halfOpen → closed, one event per transition.

@@ -26,5 +26,5 @@ describe('PostgreSQL network faults under chat load', () => {
       inject: ({ proxy }) => proxy.setMode(mode),
       heal: ({ proxy }) => proxy.setMode('pass'),
     });
-  }, 90_000);
+  });
 });

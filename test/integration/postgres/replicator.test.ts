@@ -15,6 +15,7 @@ import type { LocalDatabase, RemoteDatabase } from '../../../backend/data/sync-s
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { FAST, openReplicated, silent, sleep, tempDir, waitFor } from './helpers.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 let pg: PrivatePostgres;
 const dirs: Array<() => void> = [];
@@ -308,7 +309,7 @@ describe('ReplicatedStore (real SQLite + real PostgreSQL)', () => {
       expect(list.items.map((x) => x.title)).toEqual(['only on a', 'shared']);
 
       await proxy.setMode('pass');
-      await waitFor('a drained', () => a.store.health().pendingSync === 0 && a.store.health().breaker === 'closed', 15_000);
+      await waitFor('a drained', () => a.store.health().pendingSync === 0 && a.store.health().breaker === 'closed', PATIENCE_MS);
       const expected = ['from a', 'from a, offline', 'from b']; // id (creation) order
       await waitFor('a sees b', async () => JSON.stringify((await a.store.listMessages(c.id)).map((m) => m.content)) === JSON.stringify(expected));
       await waitFor('b sees a', async () => JSON.stringify((await b.store.listMessages(c.id)).map((m) => m.content)) === JSON.stringify(expected));
@@ -359,7 +360,7 @@ describe('ReplicatedStore (real SQLite + real PostgreSQL)', () => {
 
       await store.apply([{ kind: 'conversation.upsert', row: { ...c, title: 'while open' } }]);
       await proxy.setMode('pass');
-      await waitFor('recovered', () => store.health().breaker === 'closed' && store.health().pendingSync === 0, 15_000);
+      await waitFor('recovered', () => store.health().breaker === 'closed' && store.health().pendingSync === 0, PATIENCE_MS);
       expect(await pg.query(database, 'SELECT title FROM conversations')).toEqual([{ title: 'while open' }]);
     } finally {
       await opened.close();

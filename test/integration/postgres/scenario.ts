@@ -16,6 +16,7 @@ import {
   waitRecovered,
   type RunningServer,
 } from './helpers.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 export interface Fault {
   inject(ctx: ScenarioContext): Promise<void>;
@@ -69,7 +70,7 @@ export async function runScenario(pg: PrivatePostgres, provider: FakeProvider, n
     const injectedAt = Date.now();
     await fault.inject(ctx);
     const before = load.results.length;
-    await waitFor('degraded status', () => watch.seen.has('degraded'), 15_000);
+    await waitFor('degraded status', () => watch.seen.has('degraded'), PATIENCE_MS);
     await sleep(faultMs);
     await load.progress(8);
     const duringFault = load.results.length - before;

@@ -22,7 +22,7 @@ describe('PostgreSQL server faults under chat load', () => {
       inject: () => pg.kill9(),
       heal: () => pg.restart(),
     });
-  }, 90_000);
+  });
 
   it('wrong password (credentials rotated), healed by a live DATABASE_URL change', async () => {
     const rotated = `rotated-${Math.random().toString(36).slice(2)}`;
@@ -33,5 +33,5 @@ describe('PostgreSQL server faults under chat load', () => {
         expect(result).toEqual({ applied: ['databaseUrl'], restartRequired: [] });
       },
     });
-  }, 90_000);
+  });
 });

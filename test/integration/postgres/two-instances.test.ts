@@ -17,6 +17,7 @@ import {
   waitFor,
   waitRecovered,
 } from './helpers.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 // Two instances share one PostgreSQL; one of them is cut off for a while. Both must end up with
 // the same full history, in PostgreSQL and in each local replica.
@@ -78,11 +79,11 @@ describe('two instances on one PostgreSQL', () => {
       // B has pulled A's first finished turn (pulls run every 300 ms).
       const early = loadA.results[0];
       expect(early).toBeDefined();
-      await waitFor('b pulled a', () => hasMessage(dirB.dir, early!.assistantId, 'complete'), 15_000, 100);
+      await waitFor('b pulled a', () => hasMessage(dirB.dir, early!.assistantId, 'complete'), PATIENCE_MS, 100);
 
       // B is partitioned from PostgreSQL; both keep serving their users.
       await proxyB.setMode('blackhole');
-      await waitFor('b degraded', async () => (await status(b)).status === 'degraded', 15_000);
+      await waitFor('b degraded', async () => (await status(b)).status === 'degraded', PATIENCE_MS);
       await sleep(2000);
       await Promise.all([loadA.progress(10), loadB.progress(10)]);
       // While cut off, B still serves A's earlier conversations from its replica.
@@ -100,8 +101,8 @@ describe('two instances on one PostgreSQL', () => {
       expect(loadB.failures).toEqual([]);
       await assertAllInPostgres(pg, database, [...loadA.results, ...loadB.results]);
       const remote = await remoteHistory(database);
-      await waitFor('replica A converged', () => localHistory(dirA.dir) === remote, 15_000, 100);
-      await waitFor('replica B converged', () => localHistory(dirB.dir) === remote, 15_000, 100);
+      await waitFor('replica A converged', () => localHistory(dirA.dir) === remote, PATIENCE_MS, 100);
+      await waitFor('replica B converged', () => localHistory(dirB.dir) === remote, PATIENCE_MS, 100);
 
       // And through the API, either instance shows the other's latest conversation in full.
       const last = loadB.results[loadB.results.length - 1]!;
@@ -113,5 +114,5 @@ describe('two instances on one PostgreSQL', () => {
       dirA.remove();
       dirB.remove();
     }
-  }, 120_000);
+  });
 });

@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../../fixtures/test-server.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 /**
  * `orchestra serve` prints a pairing link with a one-time code and never a token's value, also
@@ -54,7 +55,7 @@ describe('the serve banner and orchestra pair', () => {
     const token = 'env-token-0123456789-abcdefghij';
     const p = run(['serve', '--port', String(port)], { DATA_DIR: dataDir, API_TOKEN: token, LOG_TO_FILE: 'false', LLM_BASE_URL: 'http://127.0.0.1:9/v1' }, dataDir);
     children.push({ kill: p.kill, exited: p.exited });
-    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', 20_000);
+    await waitFor(() => p.err().includes('pair a browser'), 'the ready banner', PATIENCE_MS);
     const all = p.err() + p.out();
     expect(all).not.toContain(token);
     const link = /http:\/\/127\.0\.0\.1:\d+\/pair\?code=[A-Za-z0-9_-]+/.exec(p.err())?.[0];
@@ -70,7 +71,7 @@ describe('the serve banner and orchestra pair', () => {
     const env = { DATA_DIR: dataDir, API_PORT: String(port), LOG_TO_FILE: 'false', LLM_BASE_URL: 'http://127.0.0.1:9/v1' };
     const server = run(['serve'], env, dataDir);
     children.push({ kill: server.kill, exited: server.exited });
-    await waitFor(() => server.err().includes('pair a browser'), 'the ready banner', 20_000);
+    await waitFor(() => server.err().includes('pair a browser'), 'the ready banner', PATIENCE_MS);
     const token = readFileSync(path.join(dataDir, 'api-token'), 'utf8').trim();
     expect(server.err()).not.toContain(token);
 

@@ -4,6 +4,7 @@ import { BreakerRegistry } from '../../../backend/breaker/breaker.js';
 import { MemoryCache } from '../../../backend/cache/memory.js';
 import { isRedisFailure } from '../../../backend/redis/client.js';
 import { TwoTierCache, type L2Result, type TwoTierOptions } from '../../../backend/cache/two-tier.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 export const silent = pino({ level: 'silent' });
 
@@ -56,7 +57,7 @@ export function twoTier(redisUrl: string, options: TestCacheOptions = {}): TestC
   };
 }
 
-export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, timeoutMs = PATIENCE_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -4,6 +4,7 @@ import { MemoryCache } from '../../../backend/cache/memory.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startRedis, type RedisService } from '../../fixtures/services/redis.js';
 import { deadPort } from '../providers/harness.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { inspector, sleep, twoTier, waitUntil, type TestCache, type TestCacheOptions } from './helpers.js';
 
 let redis: RedisService;
@@ -95,7 +96,12 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
   });
 
   it('invalidates keys and prefixes on every instance before the write returns', async () => {
-    const [a, b] = [await cache(), await cache()];
+    // The write waits for Redis to relay it (up to the command timeout, else it gives up and keeps
+    // it for replay) and for B's confirmation (up to the invalidation timeout); the tests below show
+    // those limits. A busy machine can stall either past its usual bound, so here both are the
+    // suite's patience: this test is about the waiting, not the limits.
+    const patient = { commandTimeoutMs: PATIENCE_MS, ackTimeoutMs: PATIENCE_MS };
+    const [a, b] = [await cache(patient), await cache(patient)];
     const page = source('title-1');
     const list = source('list-1');
     for (const c of [a, b]) {
@@ -143,7 +149,8 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
     const [a, b] = [await cache(), await cache()];
     const db = source('old', 100);
     const slow = b.cache.wrap('orc:v1:t:race', db.load);
-    await sleep(20);
+    // B's load has read the old value (after its L2 miss, which takes a busy machine a while).
+    await waitUntil(() => db.loads === 1, "B's load to start");
     db.value = 'new';
     await a.cache.invalidate(['orc:v1:t:race']);
     expect(await slow).toBe('old'); // it began before the write: that is its answer

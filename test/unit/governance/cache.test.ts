@@ -5,9 +5,6 @@ import { createGovernance, type Governance, type ValidationCache, type Validatio
 import { engineVersions } from '../../../backend/governance/package-info.js';
 import { tempDir, writeFiles } from './helpers.js';
 
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
-
 class CountingCache implements ValidationCache {
   readonly store = new Map<string, ValidationReport>();
   hits = 0;
@@ -38,7 +35,7 @@ beforeAll(async () => {
   });
   cache = new CountingCache();
   gov = await createGovernance({ cwd: project.dir, cache, configPath: 'strict/config.yaml' });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

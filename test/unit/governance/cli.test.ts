@@ -4,14 +4,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidateCli } from '../../../backend/governance/cli.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir, writeFiles } from './helpers.js';
-
-// Each run starts a worker thread that loads the engines afresh (from the TypeScript sources,
-// through tsx, in this suite), as every real `orchestra validate` process does, and some tests
-// run the CLI three times: on a busy 2-core machine that takes a while.
-vi.setConfig({ testTimeout: 60_000, hookTimeout: 60_000 });
 
 let restoreGit: () => void;
 beforeAll(() => {
@@ -40,7 +35,7 @@ describe('orchestra validate --staged', () => {
     } finally {
       r.cleanup();
     }
-  }, 30_000);
+  });
 
   it('passes on a clean staged file even when the working tree copy is bad', async () => {
     const r = repo();
@@ -57,7 +52,7 @@ describe('orchestra validate --staged', () => {
     } finally {
       r.cleanup();
     }
-  }, 30_000);
+  });
 
   it('reports paths relative to the repository root when run from a subdirectory, and honours path filters', async () => {
     const r = repo();
@@ -71,7 +66,7 @@ describe('orchestra validate --staged', () => {
     } finally {
       r.cleanup();
     }
-  }, 30_000);
+  });
 
   it('exits 2 outside a git repository', async () => {
     const t = tempDir();

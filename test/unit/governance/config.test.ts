@@ -4,13 +4,10 @@
  */
 import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runValidateCli } from '../../../backend/governance/cli.js';
 import { createGovernance, GovernanceConfigError } from '../../../backend/governance/index.js';
 import { captureIo, tempDir, writeFiles } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 const FIXTURES = path.resolve(import.meta.dirname, '../../fixtures/governance');
 const cleanups: Array<() => void> = [];

@@ -2,12 +2,9 @@
  * Every rule of the default pack, with one snippet it must flag (at the right line) and one
  * close look-alike it must leave alone. A final test checks that no default rule lacks a case.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { fake, tempDir, writeFiles } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 interface RuleCase {
   rule: string;
@@ -120,7 +117,7 @@ describe('default rule pack', () => {
     project = tempDir();
     writeFiles(project.dir, { 'package.json': JSON.stringify({ name: 'demo', dependencies: { express: '^5.0.0' } }) });
     gov = await createGovernance({ cwd: project.dir });
-  }, 60_000);
+  });
 
   afterAll(async () => {
     await gov.close();

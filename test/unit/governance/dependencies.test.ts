@@ -1,10 +1,7 @@
 /** The dependencies engine: imports against the nearest package.json, requirements/pyproject, or go.mod. */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { tempDir, writeFiles } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 const project = tempDir();
 let gov: Governance;
@@ -19,7 +16,7 @@ beforeAll(async () => {
     'svc/go.mod': 'module example.com/svc\n\ngo 1.22\n\nrequire (\n\tgithub.com/gin-gonic/gin v1.10.0\n\tgolang.org/x/sync v0.7.0 // indirect\n)\n',
   });
   gov = await createGovernance({ cwd: project.dir, lazy: true });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

@@ -4,12 +4,9 @@
  */
 import { cpSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { tempDir, writeFiles } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const doc = readFileSync(path.join(ROOT, 'docs/governance.md'), 'utf8');
@@ -32,7 +29,7 @@ beforeAll(async () => {
     'governance/rules/tls.yaml': yamlBlockAfter('### Structural rules'),
   });
   gov = await createGovernance({ cwd: project.dir, lazy: true });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

@@ -3,13 +3,10 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runHooksCli } from '../../../backend/governance/cli.js';
 import { installHook } from '../../../backend/governance/hooks.js';
 import { captureIo, gitIn, initRepo, isolateGitConfig, tempDir } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 const root = path.resolve(import.meta.dirname, '../../..');
 let restoreGit: () => void;

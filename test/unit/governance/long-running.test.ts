@@ -4,17 +4,14 @@
  * secretlint's profiler); governance silences that profiler.
  */
 import { performance } from 'node:perf_hooks';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 let gov: Governance;
 
 beforeAll(async () => {
   gov = await createGovernance({ cwd: process.cwd(), lazy: true });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

@@ -3,19 +3,16 @@
  * just past the last character, for in-memory snippets, files on disk (through the CLI) and
  * code fences inside a chat reply.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runValidateCli } from '../../../backend/governance/cli.js';
 import { createGovernance, extractCodeBlocks, validateReply, type Governance } from '../../../backend/governance/index.js';
 import { captureIo, fake, tempDir, writeFiles } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 let gov: Governance;
 
 beforeAll(async () => {
   gov = await createGovernance({ cwd: process.cwd() });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

@@ -3,12 +3,9 @@
  * schema (sarifLog, run, tool, toolComponent, reportingDescriptor, result, location, region),
  * without network access.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { fake } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 type Json = Record<string, unknown>;
 
@@ -83,7 +80,7 @@ let gov: Governance;
 
 beforeAll(async () => {
   gov = await createGovernance({ cwd: process.cwd() });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

@@ -1,16 +1,13 @@
 /** Inline suppressions: they need a rule id and a reason, only real comments count, and they are counted. */
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createGovernance, type Governance } from '../../../backend/governance/index.js';
 import { fake } from './helpers.js';
-
-// Engines load per test file; on a busy 2-core machine that alone can take seconds.
-vi.setConfig({ testTimeout: 30_000, hookTimeout: 60_000 });
 
 let gov: Governance;
 
 beforeAll(async () => {
   gov = await createGovernance({ cwd: process.cwd() });
-}, 60_000);
+});
 
 afterAll(async () => {
   await gov.close();

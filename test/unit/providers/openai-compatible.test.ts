@@ -142,7 +142,7 @@ describe('OpenAICompatibleProvider cancel', () => {
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as ProviderError).code).toBe('cancelled');
     expect(httpStatusOf(error as ProviderError)).toBe(499);
-    await fake.waitForAbort(1_000);
+    await fake.waitForAbort();
     expect(fake.requests.at(-1)?.aborted).toBe(true);
     expect(fake.activeStreams()).toBe(0);
     expect(breaker.snapshot().failures).toBe(0);
@@ -167,7 +167,7 @@ describe('OpenAICompatibleProvider cancel', () => {
     for await (const ev of provider({ model: 'm' }).stream({ messages, signal: signal() })) {
       if (ev.type === 'delta' && ++n === 2) break;
     }
-    await fake.waitForAbort(1_000);
+    await fake.waitForAbort();
     expect(fake.requests.at(-1)?.aborted).toBe(true);
   });
 
@@ -228,7 +228,7 @@ describe('OpenAICompatibleProvider failures', () => {
     expect(out.error && httpStatusOf(out.error)).toBe(504);
     expect(elapsed).toBeGreaterThanOrEqual(150);
     expect(elapsed).toBeLessThan(2_000);
-    await fake.waitForAbort(1_000);
+    await fake.waitForAbort();
     expect(breaker.snapshot().failures).toBe(1);
   });
 

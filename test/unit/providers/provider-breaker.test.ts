@@ -58,7 +58,7 @@ describe('provider breaker', () => {
     expect(breaker.state).toBe('open');
     fake.set({ mode: 'ok' });
     expect((await collect(p.stream({ messages, signal: signal() }))).error?.code).toBe('provider-circuit-open');
-    await expect.poll(() => breaker.state, { timeout: 1_000 }).toBe('halfOpen');
+    await expect.poll(() => breaker.state).toBe('halfOpen');
     const out = await collect(p.stream({ messages, signal: signal() }));
     expect(out.error).toBeUndefined();
     expect(out.text).toBe('tok0 tok1 tok2 ');
@@ -69,7 +69,7 @@ describe('provider breaker', () => {
     const p = use(testBreaker({ threshold: 1, resetTimeoutMs: 100 }));
     fake.set({ mode: 'http-error', errorStatus: 500 });
     await collect(p.stream({ messages, signal: signal() }));
-    await expect.poll(() => breaker.state, { timeout: 1_000 }).toBe('halfOpen');
+    await expect.poll(() => breaker.state).toBe('halfOpen');
     expect((await collect(p.stream({ messages, signal: signal() }))).error?.code).toBe('provider-error');
     expect(breaker.state).toBe('open');
   });

@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { BreakerRegistry } from '../../../backend/breaker/breaker.js';
 import { DomainError } from '../../../backend/errors.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
@@ -10,7 +10,7 @@ import {
   type ProviderRegistry,
   type ProviderRegistryOptions,
 } from '../../../backend/providers/registry.js';
-import type { ChatTurn } from '../../../backend/providers/types.js';
+import type { ChatTurn, StreamEvent } from '../../../backend/providers/types.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { collect, deadPort } from './harness.js';
 import { fakeReply } from '../../fixtures/token-stream.js';
@@ -37,7 +37,9 @@ function create(options: Partial<ProviderRegistryOptions>): ProviderRegistry {
   registry = createProviderRegistry({
     breakers,
     breakerOptions: { threshold: 3, resetTimeoutMs: 60_000 },
-    probeTimeoutMs: 200,
+    // Providers that answer must not be taken for dead because a busy machine answered late; the
+    // tests about the probe's time limit set their own.
+    probeTimeoutMs: 10_000,
     reprobeIntervalMs: 100,
     idleTimeoutMs: 300,
     logger,
@@ -153,14 +155,21 @@ describe('provider registry, probing', () => {
   });
 
   it('re-probes at most once per interval, with concurrent callers sharing one probe', async () => {
+    // The interval is read from the clock: stopping the clock keeps a busy machine from letting
+    // it pass between two calls, and moving it on is the interval passing.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    onTestFinished(() => {
+      vi.useRealTimers();
+    });
     const f = await fake({ mode: 'refuse' });
     const r = create({ probeTargets: [f.url], reprobeIntervalMs: 300 });
     const results = await Promise.allSettled([r.resolve(), r.resolve(), r.resolve()]);
     expect(results.every((x) => x.status === 'rejected')).toBe(true);
     f.set({ mode: 'ok' });
+    vi.setSystemTime(Date.now() + 299);
     await expect(r.resolve()).rejects.toMatchObject({ code: 'no-provider' });
     expect(models(f)).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 320));
+    vi.setSystemTime(Date.now() + 1);
     const [p1, p2] = await Promise.all([r.resolve(), r.resolve()]);
     expect(p1).toBe(p2);
     expect(p1.baseUrl).toBe(f.url);
@@ -233,8 +242,18 @@ describe('provider registry, reconfigure and close', () => {
     const r = create({ probeTargets: [f.url] });
     const p = await r.resolve();
     const ctl = new AbortController();
-    const streaming = collect(p.stream({ messages, signal: ctl.signal }));
-    await expect.poll(() => f.activeStreams()).toBe(1);
+    // Closed mid-reply: once a delta has reached us, not merely once the provider has the request
+    // (a close before the response headers arrive is provider-unavailable, a different case).
+    let deltas = 0;
+    async function* counted(stream: AsyncIterable<StreamEvent>): AsyncIterable<StreamEvent> {
+      for await (const ev of stream) {
+        if (ev.type === 'delta') deltas++;
+        yield ev;
+      }
+    }
+    const streaming = collect(counted(p.stream({ messages, signal: ctl.signal })));
+    await expect.poll(() => deltas).toBeGreaterThan(0);
+    expect(f.activeStreams()).toBe(1);
     await Promise.all([r.close(), r.close()]);
     const out = await streaming;
     expect(out.error?.code).toBe('provider-disconnected');
