@@ -6,7 +6,9 @@ import { startTestServer, type TestServer } from '../fixtures/test-server.js';
 
 let t: TestServer;
 beforeAll(async () => {
-  t = await startTestServer({ overrides: { bodyLimitBytes: 64 * 1024, corsOrigins: 'http://app.example' } });
+  // Debug level: a chat turn's own lines (turn finished) are debug lines, and every one of them
+  // must carry the request's id.
+  t = await startTestServer({ overrides: { bodyLimitBytes: 64 * 1024, corsOrigins: 'http://app.example', logLevel: 'debug' } });
 });
 afterAll(async () => {
   await t.close();
