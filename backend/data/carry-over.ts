@@ -1,8 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
-import { applyMutation, conversationRow, messageRow, toConversation, toMessage, validationRow } from './kysely-store.js';
+import { applyMutation, conversationRow, messageRow, toConversation, toMessage, toValidation, validationRow } from './kysely-store.js';
 import { chunks } from './outbox.js';
 import type { Outbox } from './outbox.js';
-import type { Database, ValidationsTable } from './schema.js';
+import type { Database } from './schema.js';
 import type { Mutation, ValidationRecord } from './store.js';
 import { asShared, type LocalDatabase } from './sync-schema.js';
 
@@ -134,20 +134,6 @@ async function snapshot(db: AnyDb): Promise<{
     },
   };
 }
-
-const toValidation = (r: ValidationsTable): ValidationRecord => ({
-  id: r.id,
-  messageId: r.message_id,
-  source: r.source as ValidationRecord['source'],
-  verdict: r.verdict as ValidationRecord['verdict'],
-  errors: Number(r.errors),
-  warnings: Number(r.warnings),
-  notes: Number(r.notes),
-  configHash: r.config_hash,
-  durationMs: Number(r.duration_ms),
-  findings: JSON.parse(r.findings) as unknown[],
-  createdAt: r.created_at,
-});
 
 /**
  * What makes the destination hold the source's rows: upserts of rows that are new or differ

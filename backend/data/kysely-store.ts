@@ -110,6 +110,21 @@ export const validationRow = (v: ValidationRecord): ValidationsTable => ({
   created_at: v.createdAt,
 });
 
+/** A validations row as a record; PostgreSQL may hand numbers back as strings, hence Number(). */
+export const toValidation = (r: ValidationsTable): ValidationRecord => ({
+  id: r.id,
+  messageId: r.message_id,
+  source: r.source as ValidationRecord['source'],
+  verdict: r.verdict as ValidationRecord['verdict'],
+  errors: Number(r.errors),
+  warnings: Number(r.warnings),
+  notes: Number(r.notes),
+  configHash: r.config_hash,
+  durationMs: Number(r.duration_ms),
+  findings: JSON.parse(r.findings) as unknown[],
+  createdAt: r.created_at,
+});
+
 export function encodeCursor(c: Conversation): string {
   return Buffer.from(`${c.updatedAt}|${c.id}`).toString('base64url');
 }

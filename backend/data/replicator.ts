@@ -1,11 +1,10 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import { BreakerOpenError, type Breaker, type BreakerTransition } from '../breaker/breaker.js';
-import { applyMutation, toConversation, toMessage, validationRow, type QueryObserver } from './kysely-store.js';
+import { applyMutation, toConversation, toMessage, toValidation, validationRow, type QueryObserver } from './kysely-store.js';
 import { chunks, ID_CHUNK, type Outbox, type OutboxEntry } from './outbox.js';
 import { classifyPostgresError } from './postgres.js';
 import { pushBatch, readChanges, type ChangePage, type RemoteWriter } from './remote-sync.js';
-import type { ValidationRecord } from './store.js';
 import { asShared, type LocalDatabase, type RemoteDatabase } from './sync-schema.js';
 
 /** The PostgreSQL target the replicator currently talks to (it changes on live reconfiguration). */
@@ -341,7 +340,7 @@ export class Replicator {
       }
       for (const v of page.validations) {
         if (pending.has(v.id)) continue;
-        const row = validationRow(validationFrom(v));
+        const row = validationRow(toValidation(v));
         await trx.insertInto('validations').values(row).onConflict((oc) => oc.column('id').doNothing()).execute();
         applied++;
       }
@@ -360,20 +359,4 @@ export class Replicator {
     this.stats.pulledRows += applied;
     if (touched.size > 0) this.o.onReplicated?.([...touched]);
   }
-}
-
-function validationFrom(v: ChangePage['validations'][number]): ValidationRecord {
-  return {
-    id: v.id,
-    messageId: v.message_id,
-    source: v.source as ValidationRecord['source'],
-    verdict: v.verdict as ValidationRecord['verdict'],
-    errors: Number(v.errors),
-    warnings: Number(v.warnings),
-    notes: Number(v.notes),
-    configHash: v.config_hash,
-    durationMs: Number(v.duration_ms),
-    findings: JSON.parse(v.findings) as unknown[],
-    createdAt: v.created_at,
-  };
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
-import { replicatedWithinMs, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
+import { replicatedWithinMs, startInstances, titleOf, waitForL2, type Instances } from '../fixtures/instances.js';
 import { waitFor, type TestServer } from '../fixtures/test-server.js';
 
 /**
@@ -41,12 +41,6 @@ async function create(t: TestServer, message: string): Promise<string> {
   return ((await res.json()) as { conversationId: string }).conversationId;
 }
 
-async function title(t: TestServer, id: string): Promise<string | number> {
-  const res = await t.api(`/api/conversations/${id}`);
-  if (res.status !== 200) return res.status;
-  return ((await res.json()) as { title: string }).title;
-}
-
 async function listed(t: TestServer): Promise<Map<string, string>> {
   const page = (await (await t.api('/api/conversations?limit=100')).json()) as { items: Array<{ id: string; title: string }> };
   return new Map(page.items.map((c) => [c.id, c.title]));
@@ -57,7 +51,7 @@ async function shows(reader: TestServer, id: string, expected: string | 404): Pr
   let last = '';
   await waitFor(
     async () => {
-      const page = await title(reader, id);
+      const page = await titleOf(reader, id);
       const inList = (await listed(reader)).get(id);
       last = `page ${String(page)}, list ${String(inList)}`;
       return page === expected && (expected === 404 ? inList === undefined : inList === expected);
@@ -95,7 +89,7 @@ describe('cache invalidation across instances', { timeout: 180_000 }, () => {
     const id = await create(a, 'to be renamed');
     // Warm both tiers on both instances.
     for (const t of [a, b, a, b]) {
-      expect(await title(t, id)).toBe('to be renamed');
+      expect(await titleOf(t, id)).toBe('to be renamed');
       expect((await listed(t)).get(id)).toBe('to be renamed');
     }
     for (let round = 0; round < 20; round++) {
@@ -104,7 +98,7 @@ describe('cache invalidation across instances', { timeout: 180_000 }, () => {
       const res = await writer.api(`/api/conversations/${id}`, { method: 'PATCH', json: { title: next } });
       expect(res.status).toBe(200);
       // The writer reads its own write at once, from its cache or its store.
-      expect(await title(writer, id)).toBe(next);
+      expect(await titleOf(writer, id)).toBe(next);
       expect((await listed(writer)).get(id)).toBe(next);
       await inPostgres(id, next);
       await shows(reader, id, next);
@@ -113,7 +107,7 @@ describe('cache invalidation across instances', { timeout: 180_000 }, () => {
       // the other instance may still read the old row from PostgreSQL: reads across instances are
       // not monotonic until then.)
       for (const t of [reader, writer, reader]) {
-        expect(await title(t, id)).toBe(next);
+        expect(await titleOf(t, id)).toBe(next);
         expect((await listed(t)).get(id)).toBe(next);
       }
     }
@@ -121,17 +115,17 @@ describe('cache invalidation across instances', { timeout: 180_000 }, () => {
 
   it('a conversation created on A and deleted on B is gone from both', async () => {
     const id = await create(a, 'short-lived');
-    expect(await title(a, id)).toBe('short-lived');
+    expect(await titleOf(a, id)).toBe('short-lived');
     await shows(b, id, 'short-lived');
     // Cached on both before the delete.
     for (const t of [a, b]) expect((await listed(t)).has(id)).toBe(true);
     const res = await b.api(`/api/conversations/${id}`, { method: 'DELETE' });
     expect(res.status).toBe(204);
-    expect(await title(b, id)).toBe(404);
+    expect(await titleOf(b, id)).toBe(404);
     expect((await listed(b)).has(id)).toBe(false);
     await shows(a, id, 404);
     for (const t of [a, b, a]) {
-      expect(await title(t, id)).toBe(404);
+      expect(await titleOf(t, id)).toBe(404);
       expect((await listed(t)).has(id)).toBe(false);
     }
   });

@@ -3,7 +3,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, DoneEvent, ServerToClientEvents, TokenEvent } from '../../backend/contract/index.js';
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
-import { cacheStatus, startInstances, waitForL2, type Instances } from '../fixtures/instances.js';
+import { cacheStatus, chatTurn, startInstances, titleOf, waitForL2, type Instances } from '../fixtures/instances.js';
 import { readSse, waitFor, type TestServer } from '../fixtures/test-server.js';
 import { expectTokenStream } from '../fixtures/token-stream.js';
 
@@ -51,18 +51,6 @@ async function client(t: TestServer): Promise<Client> {
   return c;
 }
 
-async function chat(t: TestServer, body: Record<string, unknown>): Promise<{ conversationId: string; message: { id: string; content: string } }> {
-  const res = await t.api('/api/chat', { method: 'POST', json: body });
-  expect(res.status).toBe(200);
-  return (await res.json()) as { conversationId: string; message: { id: string; content: string } };
-}
-
-async function title(t: TestServer, id: string): Promise<string | number> {
-  const res = await t.api(`/api/conversations/${id}`);
-  if (res.status !== 200) return res.status;
-  return ((await res.json()) as { title: string }).title;
-}
-
 async function listed(t: TestServer): Promise<Map<string, string>> {
   const res = await t.api('/api/conversations?limit=100');
   const page = (await res.json()) as { items: Array<{ id: string; title: string }> };
@@ -71,16 +59,16 @@ async function listed(t: TestServer): Promise<Map<string, string>> {
 
 describe('several instances sharing PostgreSQL and Redis', () => {
   it('a client on B sees the tokens and chat:done of a turn streamed by A', async () => {
-    const first = await chat(a, { message: 'open a conversation' });
+    const first = await chatTurn(a, { message: 'open a conversation' });
     // Joining checks the conversation exists, which B learns once A's write is in PostgreSQL.
-    await waitFor(async () => (await title(b, first.conversationId)) === 'open a conversation', 'B sees the conversation', REPLICATED_MS);
+    await waitFor(async () => (await titleOf(b, first.conversationId)) === 'open a conversation', 'B sees the conversation', REPLICATED_MS);
     const watcher = await client(b);
     expect(await watcher.emitWithAck('conversation:join', { conversationId: first.conversationId })).toEqual({ joined: first.conversationId, streaming: [] });
     const tokens: TokenEvent[] = [];
     watcher.on('chat:token', (e) => tokens.push(e));
     const done = new Promise<DoneEvent>((resolve) => watcher.on('chat:done', resolve));
 
-    const turn = await chat(a, { message: 'stream to B', conversationId: first.conversationId });
+    const turn = await chatTurn(a, { message: 'stream to B', conversationId: first.conversationId });
     const seen = await Promise.race([
       done,
       new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no chat:done on B; ${tokens.length} tokens arrived`)), 10_000)),
@@ -95,8 +83,8 @@ describe('several instances sharing PostgreSQL and Redis', () => {
   // is bounded by push + pull here; test/integration/cache-invalidation.test.ts shows "at once"
   // over a store that is shared synchronously.
   it('a write on A reaches B (page and list) within one replication round', async () => {
-    const { conversationId: id } = await chat(a, { message: 'to be renamed' });
-    await waitFor(async () => (await title(b, id)) === 'to be renamed', 'B sees the new conversation', REPLICATED_MS);
+    const { conversationId: id } = await chatTurn(a, { message: 'to be renamed' });
+    await waitFor(async () => (await titleOf(b, id)) === 'to be renamed', 'B sees the new conversation', REPLICATED_MS);
     expect((await listed(b)).get(id)).toBe('to be renamed');
 
     for (const [writer, reader, next] of [
@@ -105,27 +93,27 @@ describe('several instances sharing PostgreSQL and Redis', () => {
     ] as const) {
       const res = await writer.api(`/api/conversations/${id}`, { method: 'PATCH', json: { title: next } });
       expect(res.status).toBe(200);
-      expect(await title(writer, id)).toBe(next);
-      await waitFor(async () => (await title(reader, id)) === next && (await listed(reader)).get(id) === next, `${next} on the other instance`, REPLICATED_MS);
+      expect(await titleOf(writer, id)).toBe(next);
+      await waitFor(async () => (await titleOf(reader, id)) === next && (await listed(reader)).get(id) === next, `${next} on the other instance`, REPLICATED_MS);
     }
   });
 
   it('a conversation created on A and deleted on B is gone from both', async () => {
-    const { conversationId: id } = await chat(a, { message: 'short-lived' });
-    await waitFor(async () => (await title(b, id)) === 'short-lived', 'B sees it', REPLICATED_MS);
+    const { conversationId: id } = await chatTurn(a, { message: 'short-lived' });
+    await waitFor(async () => (await titleOf(b, id)) === 'short-lived', 'B sees it', REPLICATED_MS);
     expect((await listed(a)).has(id)).toBe(true);
     expect((await listed(b)).has(id)).toBe(true);
 
     const res = await b.api(`/api/conversations/${id}`, { method: 'DELETE' });
     expect(res.status).toBeLessThan(300);
-    expect(await title(b, id)).toBe(404);
+    expect(await titleOf(b, id)).toBe(404);
     expect((await listed(b)).has(id)).toBe(false);
-    await waitFor(async () => (await title(a, id)) === 404 && !(await listed(a)).has(id), 'A no longer has it', REPLICATED_MS);
+    await waitFor(async () => (await titleOf(a, id)) === 404 && !(await listed(a)).has(id), 'A no longer has it', REPLICATED_MS);
   });
 
   it('replays a cached completion as a token stream on another instance, without the provider', async () => {
     const before = cluster.provider.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
-    const first = await chat(a, { message: 'deterministic please', cache: true });
+    const first = await chatTurn(a, { message: 'deterministic please', cache: true });
     const afterFirst = cluster.provider.requests.filter((r) => r.path.endsWith('/chat/completions')).length;
     expect(afterFirst).toBe(before + 1);
 
@@ -140,7 +128,7 @@ describe('several instances sharing PostgreSQL and Redis', () => {
     expect(cluster.provider.requests.filter((r) => r.path.endsWith('/chat/completions')).length).toBe(afterFirst);
 
     // Without the opt-in the provider is asked again.
-    await chat(b, { message: 'deterministic please' });
+    await chatTurn(b, { message: 'deterministic please' });
     expect(cluster.provider.requests.filter((r) => r.path.endsWith('/chat/completions')).length).toBe(afterFirst + 1);
   });
 
