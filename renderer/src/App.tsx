@@ -13,9 +13,9 @@ import { StatusBadge, type Connection, type ProviderState } from './components/S
 import { CloseIcon } from './components/Icons.js';
 import { api, ApiError } from './lib/api.js';
 import { desktopBridge } from './lib/bridge.js';
-import { chatReducer, initialChatState, isLocalId, parentOf, streamingMessageId } from './lib/chat-state.js';
+import { chatReducer, initialChatState, isLocalId, parentOf, stalledStream, streamingMessageId } from './lib/chat-state.js';
 import type { BranchFields, ConversationOptions, JoinAck, Message, Problem, StatusBody, TokenEvent } from './lib/contract.js';
-import { MAX_MESSAGE_CHARS, STREAM_RENDER_MS } from './lib/limits.js';
+import { MAX_MESSAGE_CHARS, STREAM_RENDER_MS, STREAM_REPAIR_MS } from './lib/limits.js';
 import { describeProblem, isAuthProblem } from './lib/problems.js';
 import { shortcutOf } from './lib/shortcuts.js';
 import { importSummary } from './lib/transfer.js';
@@ -292,6 +292,21 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     return () => window.removeEventListener('hashchange', onHash);
   }, [open]);
 
+  /** Puts the socket in a conversation's room; the ack's snapshots continue its replies in progress. */
+  const join = useCallback(
+    (id: string) => {
+      socket.emit('conversation:join', { conversationId: id }, (result) => {
+        if ('error' in result) {
+          if (result.error.code === 'not-found') dispatch({ type: 'problem', problem: { ...result.error, conversationId: id } });
+          return;
+        }
+        const ack: JoinAck = result;
+        dispatch({ type: 'resume', conversationId: id, streaming: ack.streaming });
+      });
+    },
+    [socket],
+  );
+
   // Keep the URL on the open conversation, and the socket in its room. The join ack names the
   // replies still being generated, with their text so far: the reply continues where it is.
   useEffect(() => {
@@ -299,18 +314,22 @@ function Workspace({ initialStatus, onUnauthorized }: { initialStatus: StatusBod
     const hash = id === null ? '' : `#/c/${id}`;
     if (window.location.hash !== hash) window.history.replaceState(null, '', hash === '' ? window.location.pathname : hash);
     if (id === null || connection !== 'connected') return;
-    socket.emit('conversation:join', { conversationId: id }, (result) => {
-      if ('error' in result) {
-        if (result.error.code === 'not-found') dispatch({ type: 'problem', problem: { ...result.error, conversationId: id } });
-        return;
-      }
-      const ack: JoinAck = result;
-      dispatch({ type: 'resume', conversationId: id, streaming: ack.streaming });
-    });
+    join(id);
     return () => {
       socket.emit('conversation:leave', { conversationId: id });
     };
-  }, [state.activeId, connection, socket]);
+  }, [state.activeId, connection, socket, join]);
+
+  // A reply whose live tokens wait behind a missing one (or for a join ack that never came) would
+  // show nothing more until it ends. Joining again is harmless (the socket is already in the
+  // room) and its ack's snapshot fills the gap; asked again while nothing moves.
+  const stalled = stalledStream(state);
+  useEffect(() => {
+    const id = state.activeId;
+    if (stalled === null || id === null || connection !== 'connected') return;
+    const timer = setInterval(() => join(id), STREAM_REPAIR_MS);
+    return () => clearInterval(timer);
+  }, [stalled, state.activeId, connection, join]);
 
   // A search hit on another branch than the one shown: make its branch the active one (the
   // server picks the leaf under it), then show it.

@@ -87,6 +87,37 @@ describe('chat in the browser', () => {
     expect(pageErrors(page)).toEqual([]);
   });
 
+  it('a token lost on the way does not stall the reply: the window asks for the text so far and keeps streaming', async () => {
+    const a = await app({ provider: { tokens: 5000, tokenIntervalMs: 30 } });
+    const page = await openPaired(browser, a);
+    // Between the server and the page, the reply's token seq 1 goes missing once; every other
+    // frame passes unchanged. Tokens after it wait behind the gap until a snapshot fills it.
+    let dropped = 0;
+    await page.context().routeWebSocket(/\/ws/, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((message) => server.send(message));
+      server.onMessage((message) => {
+        if (dropped === 0 && typeof message === 'string' && message.startsWith('42["chat:token"') && message.includes('"seq":1,')) {
+          dropped++;
+          return;
+        }
+        ws.send(message);
+      });
+    });
+    await page.reload();
+    await page.locator('[data-testid=status-badge][data-connection=connected]').waitFor();
+
+    await sendMessage(page, 'Tell me a very long story');
+    const streaming = assistant(page, 'streaming').filter({ hasText: 'tok12' });
+    await streaming.waitFor();
+    expect(dropped).toBe(1);
+    expect(await streaming.getByTestId('message-content').textContent()).toMatch(/^tok0 tok1 tok2 tok3 tok4 tok5 tok6 tok7 tok8 tok9 tok10 tok11 tok12/);
+
+    await page.getByTestId('stop-button').click();
+    await assistant(page, 'cancelled').waitFor();
+    expect(pageErrors(page)).toEqual([]);
+  });
+
   it('renders code as <pre><code>, never as HTML, shows a chat error clearly, and renders validation findings', async () => {
     const a = await app({ provider: { echo: true, tokenIntervalMs: 5 } });
     const page = await openPaired(browser, a);

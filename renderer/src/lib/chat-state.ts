@@ -367,6 +367,22 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
   }
 }
 
+/**
+ * A reply of the open conversation that cannot move on by itself: live tokens wait in `ahead`
+ * behind a seq that never came, or for a join ack's snapshot that has not come. Only a fresh
+ * snapshot (the ack of another `conversation:join`) fills that, so the window asks for one when
+ * this stays the same for a while. Null when every reply is applying its tokens; otherwise a key
+ * that changes whenever the reply moves on (so a wait that makes progress is not a stall).
+ */
+export function stalledStream(state: Pick<ChatState, 'streams' | 'activeId'>): string | null {
+  if (state.activeId === null) return null;
+  for (const [id, b] of Object.entries(state.streams)) {
+    const waiting = Object.keys(b.ahead).length;
+    if (b.awaitingSnapshot === true || waiting > 0) return `${id}:${b.next ?? 'start'}:${b.awaitingSnapshot === true ? 'held' : 'gap'}`;
+  }
+  return null;
+}
+
 /** The text to show for a message: what has streamed so far, else the stored content. */
 export function visibleContent(state: Pick<ChatState, 'streams'>, message: Message): string {
   return state.streams[message.id]?.text ?? message.content;

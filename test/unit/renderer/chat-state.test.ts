@@ -4,6 +4,7 @@ import {
   chatReducer,
   emptyStream,
   initialChatState,
+  stalledStream,
   streamingMessageId,
   visibleContent,
   type ChatAction,
@@ -231,5 +232,33 @@ describe('resuming replies and other viewers', () => {
   it('branch-from drops the message and what follows it', () => {
     const s = run([{ type: 'branch-from', messageId: REPLY }], sentAndAcked());
     expect(s.messages.map((m) => m.role)).toEqual(['user']);
+  });
+});
+
+describe('stalledStream', () => {
+  const token = (seq: number): ChatAction => ({ type: 'token', event: { conversationId: CONV, messageId: REPLY, seq, delta: `t${seq} ` } });
+
+  it('is null while every token arrives in order', () => {
+    const s = run([token(0), token(1), token(2)], sentAndAcked());
+    expect(stalledStream(s)).toBeNull();
+  });
+
+  it('names a reply whose tokens wait behind a missing one, stays the same while it waits, and clears once a join ack fills the gap', () => {
+    let s = run([token(0), token(2), token(3)], sentAndAcked());
+    expect(visibleContent(s, s.messages.find((m) => m.id === REPLY) as Message)).toBe('t0 ');
+    const stalled = stalledStream(s);
+    expect(stalled).not.toBeNull();
+    s = run([token(4), token(5)], s);
+    expect(stalledStream(s)).toBe(stalled);
+    // The ack of the join asked again: text up to seq 3; the held tokens after it apply on top.
+    s = run([{ type: 'resume', conversationId: CONV, streaming: [{ messageId: REPLY, seq: 3, content: 't0 t1 t2 t3 ' }] }], s);
+    expect(visibleContent(s, s.messages.find((m) => m.id === REPLY) as Message)).toBe('t0 t1 t2 t3 t4 t5 ');
+    expect(stalledStream(s)).toBeNull();
+  });
+
+  it('names a reply held for a join ack (after a reconnect), and not a conversation that is closed', () => {
+    const s = run([token(0), { type: 'disconnected' }, token(1)], sentAndAcked());
+    expect(stalledStream(s)).not.toBeNull();
+    expect(stalledStream({ ...s, activeId: null })).toBeNull();
   });
 });
