@@ -31,8 +31,8 @@ export default defineConfig({
       reporter: ['text-summary', 'json-summary', 'html'],
       reportsDirectory: 'coverage',
       reportOnFailure: true,
-      // Measured on the whole suite: lines 93.9%, statements 90.9%, functions 92.2%, branches 79.4%.
-      thresholds: { lines: 85, statements: 85, functions: 85, branches: 78 },
+      // Measured on the whole suite (2026-11-30): lines 94.4%, statements 92.1%, functions 93.3%, branches 81.5%.
+      thresholds: { lines: 85, statements: 85, functions: 85, branches: 80 },
     },
   },
 });
