@@ -181,12 +181,14 @@ describe('chat completions', () => {
     const conversationId = response.headers.get(CONVERSATION) ?? '';
     const aborted = t.provider?.waitForAbort();
     let content = 0;
-    // The SDK ends the iteration quietly when its signal aborts.
+    // The SDK ends the iteration quietly when its signal aborts; chunks it had already read from
+    // the socket may still come out, so the count is at least 3 and far below the 500 tokens.
     for await (const chunk of stream) {
       if (chunk.choices[0]?.delta.content) content++;
       if (content === 3) controller.abort();
     }
-    expect(content).toBe(3);
+    expect(content).toBeGreaterThanOrEqual(3);
+    expect(content).toBeLessThan(500);
     // The upstream request is cut too, and the partial reply is stored as cancelled.
     await aborted;
     const reply = await waitFor(async () => {
