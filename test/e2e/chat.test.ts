@@ -1,9 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { PATIENCE_MS } from '../fixtures/patience.js';
-import { attrOf, countOf, eventually, launchBrowser, openPaired, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, ticksOf, visibleOf, type AppOptions, type TestApp } from './harness.js';
+import { attrOf, browserSuite, countOf, eventually, pageErrors, sendMessage, textOf, ticksOf, visibleOf } from './harness.js';
 
 const SCREENSHOT = path.join(os.tmpdir(), 'orchestra-main-screen.png');
 
@@ -11,29 +11,11 @@ const assistant = (page: Page, status?: string) =>
   page.locator(`[data-testid=message][data-role=assistant]${status ? `[data-status=${status}]` : ''}`);
 
 describe('chat in the browser', () => {
-  let browser: Browser;
-  const apps: TestApp[] = [];
-
-  const app = async (options?: AppOptions): Promise<TestApp> => {
-    const started = await startApp(options);
-    apps.push(started);
-    return started;
-  };
-
-  beforeAll(async () => {
-    await rendererDir();
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.allSettled(apps.map((a) => a.close()));
-    releaseRenderer();
-  });
+  const { app, open } = browserSuite();
 
   it('streams tokens live, shows the final message, and keeps the conversation across a reload', async () => {
     const a = await app({ provider: { tokens: 10, tokenIntervalMs: 150 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
 
     await sendMessage(page, 'Hello there');
     await eventually(textOf(page.locator('[data-testid=message][data-role=user]'))).toMatch(/Hello there/);
@@ -68,7 +50,7 @@ describe('chat in the browser', () => {
 
   it('stops a long reply and marks it cancelled', async () => {
     const a = await app({ provider: { tokens: 5000, tokenIntervalMs: 40 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     const aborted = a.provider?.waitForAbort(PATIENCE_MS);
 
     await sendMessage(page, 'Tell me a very long story');
@@ -89,7 +71,7 @@ describe('chat in the browser', () => {
 
   it('a token lost on the way does not stall the reply: the window asks for the text so far and keeps streaming', async () => {
     const a = await app({ provider: { tokens: 5000, tokenIntervalMs: 30 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     // Between the server and the page, the reply's token seq 1 goes missing once; every other
     // frame passes unchanged. Tokens after it wait behind the gap until a snapshot fills it.
     let dropped = 0;
@@ -120,7 +102,7 @@ describe('chat in the browser', () => {
 
   it('renders code as <pre><code>, never as HTML, shows a chat error clearly, and renders validation findings', async () => {
     const a = await app({ provider: { echo: true, tokenIntervalMs: 5 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     const dialogs: string[] = [];
     page.on('dialog', (d) => {
       dialogs.push(d.message());

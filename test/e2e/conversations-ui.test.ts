@@ -1,7 +1,7 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { attrOf, countOf, eventually, launchBrowser, openPaired, releaseRenderer, rendererDir, sendMessage, startApp, textOf, valueOf, type AppOptions, type TestApp } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { attrOf, browserSuite, countOf, eventually, sendMessage, textOf, valueOf } from './harness.js';
 
 /**
  * The UI over the conversation engine's second contract part (DESIGN.md, "Contract, second
@@ -32,28 +32,11 @@ const CHATGPT_EXPORT = [
 ];
 
 describe('conversations in the UI (engine contract, second part)', () => {
-  let browser: Browser;
-  const apps: TestApp[] = [];
-  const app = async (options?: AppOptions): Promise<TestApp> => {
-    const started = await startApp(options);
-    apps.push(started);
-    return started;
-  };
-
-  beforeAll(async () => {
-    await rendererDir();
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.allSettled(apps.map((a) => a.close()));
-    releaseRenderer();
-  });
+  const { app, open } = browserSuite();
 
   it('a reply keeps streaming across a reload and ends complete, with no gap and no repeat', async () => {
     const a = await app({ provider: { tokens: 200, tokenIntervalMs: 25 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'Count for me');
     await assistant(page, 'streaming').filter({ hasText: 'tok5 ' }).waitFor();
     await page.reload();
@@ -67,10 +50,10 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('a second viewer sees every turn: the user message, the streaming reply, the end', async () => {
     const a = await app({ provider: { tokens: 40, tokenIntervalMs: 20 } });
-    const first = await openPaired(browser, a);
+    const first = await open(a);
     await sendMessage(first, 'Opening question');
     await assistant(first, 'complete').waitFor();
-    const second = await openPaired(browser, a);
+    const second = await open(a);
     await second.goto(first.url());
     await assistant(second, 'complete').waitFor();
 
@@ -82,7 +65,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('searches across conversations and opens a hit', async () => {
     const a = await app({ provider: { tokens: 2 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'Tell me about quokkas');
     await assistant(page, 'complete').waitFor();
     await page.getByTestId('new-chat').click();
@@ -105,7 +88,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('a search hit on another branch opens that branch', async () => {
     const a = await app({ provider: { echo: true } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'about narwhals');
     await assistant(page, 'complete').waitFor();
     await user(page).getByTestId('edit-message').click();
@@ -122,7 +105,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('regenerates a reply and switches between its versions', async () => {
     const a = await app({ provider: { tokens: 3 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'Give me a name');
     await eventually(textOf(assistant(page, 'complete').getByTestId('message-content'))).toBe(words(3));
     a.provider?.set({ tokenText: (i) => `second${i} ` });
@@ -139,7 +122,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('edits a sent message and resends it as a new branch', async () => {
     const a = await app({ provider: { echo: true } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'first wording');
     await assistant(page, 'complete').waitFor();
     await user(page).getByTestId('edit-message').click();
@@ -161,7 +144,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('imports a ChatGPT export with the file picker and by drag and drop', async () => {
     const a = await app();
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     const json = JSON.stringify(CHATGPT_EXPORT);
     await page.getByTestId('import-input').setInputFiles({ name: 'conversations.json', mimeType: 'application/json', buffer: Buffer.from(json) });
     await eventually(textOf(page.getByTestId('import-status'))).toContain('Imported 1 conversation');
@@ -187,7 +170,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('exports a conversation as Markdown and JSON', async () => {
     const a = await app({ provider: { tokens: 2 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'Export me');
     await assistant(page, 'complete').waitFor();
     for (const [testId, needle] of [
@@ -203,7 +186,7 @@ describe('conversations in the UI (engine contract, second part)', () => {
 
   it('keeps a model and a system prompt per conversation and sends them', async () => {
     const a = await app({ provider: { tokens: 2 } });
-    const page = await openPaired(browser, a);
+    const page = await open(a);
     await sendMessage(page, 'Hello');
     await assistant(page, 'complete').waitFor();
     await page.getByTestId('model-picker').selectOption('fake-model-2');

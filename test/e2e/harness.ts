@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { RunningServer } from '../../backend/server.js';
 import type { FakeProvider, FakeProviderOptions } from '../fixtures/fake-provider.js';
 import { PATIENCE_MS } from '../fixtures/patience.js';
@@ -127,6 +127,35 @@ function expectedFailure(text: string, url: string): boolean {
 }
 
 /** A fresh browser context (its own cookies) paired through a one-time pairing link, on the app screen. */
+/**
+ * The hooks of a describe block that drives one browser against apps it starts: the renderer is
+ * built once before it, and the browser and every app are closed after it.
+ */
+export function browserSuite(): { open(app: TestApp): Promise<Page>; app(options?: AppOptions): Promise<TestApp> } {
+  let browser: Browser | undefined;
+  const apps: TestApp[] = [];
+  beforeAll(async () => {
+    await rendererDir();
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await Promise.allSettled(apps.map((a) => a.close()));
+    releaseRenderer();
+  });
+  return {
+    open(app) {
+      if (browser === undefined) throw new Error('the browser starts in beforeAll');
+      return openPaired(browser, app);
+    },
+    async app(options) {
+      const started = await startApp(options);
+      apps.push(started);
+      return started;
+    },
+  };
+}
+
 export async function openPaired(browser: Browser, app: TestApp): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
   // Playwright's own 30 s default is a speed limit on a loaded machine: use the suite's patience.
