@@ -1,7 +1,7 @@
 import { cacheKey, type Cache } from '../cache/cache.js';
 import { newId } from '../data/ids.js';
 import type * as wire from '../contract/conversations.js';
-import type { Conversation, Message, Mutation, SearchHit, Store } from '../data/store.js';
+import type { Conversation, ConversationField, Message, Mutation, SearchHit, Store } from '../data/store.js';
 import { invalid, notFound } from '../errors.js';
 import { activeBranch, activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
@@ -88,17 +88,28 @@ export class ConversationService {
   async update(id: string, patch: ConversationPatch): Promise<wire.Conversation> {
     const current = await this.require(id);
     const updated: Conversation = { ...current, updatedAt: new Date().toISOString() };
-    if (patch.title !== undefined) updated.title = patch.title;
-    if (patch.model !== undefined) updated.model = patch.model;
-    if (patch.systemPrompt !== undefined) updated.systemPrompt = patch.systemPrompt;
+    const fields: ConversationField[] = [];
+    if (patch.title !== undefined) {
+      updated.title = patch.title;
+      fields.push('title');
+    }
+    if (patch.model !== undefined) {
+      updated.model = patch.model;
+      fields.push('model');
+    }
+    if (patch.systemPrompt !== undefined) {
+      updated.systemPrompt = patch.systemPrompt;
+      fields.push('systemPrompt');
+    }
     if (patch.activeLeafId !== undefined) {
+      fields.push('activeLeafId');
       const messages = await this.store.listMessages(id);
       if (!messages.some((m) => m.id === patch.activeLeafId)) {
         throw invalid(`activeLeafId: message ${patch.activeLeafId} is not in this conversation`, { field: 'activeLeafId' });
       }
       updated.activeLeafId = activeLeaf(messages, patch.activeLeafId);
     }
-    await this.write(id, [{ kind: 'conversation.upsert', row: updated }]);
+    await this.write(id, [{ kind: 'conversation.upsert', row: updated, fields }]);
     this.broadcaster.conversationUpdated({
       conversationId: id,
       reason: patch.title !== undefined ? 'renamed' : 'message',
@@ -111,7 +122,7 @@ export class ConversationService {
   async rename(id: string, title: string): Promise<wire.Conversation> {
     const current = await this.require(id);
     const updated: Conversation = { ...current, title, updatedAt: new Date().toISOString() };
-    await this.write(id, [{ kind: 'conversation.upsert', row: updated }]);
+    await this.write(id, [{ kind: 'conversation.upsert', row: updated, fields: ['title'] }]);
     this.broadcaster.conversationUpdated({ conversationId: id, reason: 'renamed', title, updatedAt: updated.updatedAt });
     return toWireConversation(updated);
   }

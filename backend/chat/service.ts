@@ -256,7 +256,8 @@ export class ChatService {
     const first = stream.next();
     first.catch(() => undefined);
     const mutations: Mutation[] = [
-      { kind: 'conversation.upsert', row: conversation },
+      // A turn on an existing conversation changes only which branch it shows.
+      plan.existing ? { kind: 'conversation.upsert', row: conversation, fields: ['activeLeafId'] } : { kind: 'conversation.upsert', row: conversation },
       ...stored.map((row): Mutation => ({ kind: 'message.upsert', row })),
       { kind: 'message.upsert', row: assistant },
     ];

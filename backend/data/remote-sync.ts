@@ -4,7 +4,7 @@ import { conversationRow, messageRow, validationRow } from './kysely-store.js';
 import { chunks, ID_CHUNK } from './outbox.js';
 import type { RawClient } from './postgres.js';
 import type { ConversationsTable, MessagesTable, ValidationsTable } from './schema.js';
-import type { Mutation } from './store.js';
+import type { ConversationField, Mutation } from './store.js';
 import type { RemoteDatabase } from './sync-schema.js';
 
 /**
@@ -17,10 +17,26 @@ import type { RemoteDatabase } from './sync-schema.js';
  * skip a row.
  */
 
+/** A conversation as a push sends it: the row plus when each field it sets was written. */
+export interface StampedConversation extends ConversationsTable {
+  /** JSON object of column name to ISO time, for the fields this batch set. */
+  field_stamps: string;
+}
+
+/** The changeable fields of a conversation, by the column PostgreSQL keeps them in. */
+const FIELD_COLUMNS = {
+  title: 'title',
+  activeLeafId: 'active_leaf_id',
+  model: 'model',
+  systemPrompt: 'system_prompt',
+} as const satisfies Record<ConversationField, keyof ConversationsTable>;
+const ALL_FIELDS = Object.keys(FIELD_COLUMNS) as ConversationField[];
+type FieldColumn = (typeof FIELD_COLUMNS)[ConversationField];
+
 /** The net effect of an ordered batch, equal to applying it one mutation after another. */
 export interface CollapsedBatch {
   deletes: string[];
-  conversations: ConversationsTable[];
+  conversations: StampedConversation[];
   messages: MessagesTable[];
   validations: ValidationsTable[];
 }
@@ -28,17 +44,25 @@ export interface CollapsedBatch {
 export function collapse(mutations: readonly Mutation[]): CollapsedBatch {
   const deletes = new Set<string>();
   const conversations = new Map<string, ConversationsTable>();
+  // The fields the batch set per conversation: later rows carry earlier changes, so the last row
+  // with the union of the fields is the net write, stamped with that row's time.
+  const fields = new Map<string, Set<ConversationField>>();
   const messages = new Map<string, MessagesTable>();
   const validations = new Map<string, ValidationsTable>();
   for (const m of mutations) {
     switch (m.kind) {
-      case 'conversation.upsert':
+      case 'conversation.upsert': {
         conversations.set(m.row.id, conversationRow(m.row));
+        const set = fields.get(m.row.id) ?? new Set();
+        for (const f of m.fields ?? ALL_FIELDS) set.add(f);
+        fields.set(m.row.id, set);
         break;
+      }
       case 'conversation.delete':
         // Everything of that conversation written earlier in the batch is gone with it.
         deletes.add(m.id);
         conversations.delete(m.id);
+        fields.delete(m.id);
         for (const [id, row] of messages) if (row.conversation_id === m.id) messages.delete(id);
         break;
       case 'message.upsert':
@@ -50,7 +74,24 @@ export function collapse(mutations: readonly Mutation[]): CollapsedBatch {
         break;
     }
   }
-  return { deletes: [...deletes], conversations: [...conversations.values()], messages: [...messages.values()], validations: [...validations.values()] };
+  const stamped = [...conversations.values()].map((row): StampedConversation => {
+    const stamps: Partial<Record<FieldColumn, string>> = {};
+    for (const f of fields.get(row.id) ?? ALL_FIELDS) stamps[FIELD_COLUMNS[f]] = row.updated_at;
+    return { ...row, field_stamps: JSON.stringify(stamps) };
+  });
+  return { deletes: [...deletes], conversations: stamped, messages: [...messages.values()], validations: [...validations.values()] };
+}
+
+/** The value PostgreSQL keeps differs from what the pusher has: it must take PostgreSQL's. */
+function differs(sent: ConversationsTable, kept: ConversationsTable): boolean {
+  return (
+    sent.title !== kept.title ||
+    sent.updated_at !== kept.updated_at ||
+    sent.active_leaf_id !== kept.active_leaf_id ||
+    sent.model !== kept.model ||
+    sent.system_prompt !== kept.system_prompt ||
+    sent.source_key !== kept.source_key
+  );
 }
 
 export interface PushResult {
@@ -58,6 +99,11 @@ export interface PushResult {
   seq: number;
   /** Rows not written because their conversation was deleted (by any instance): delete wins. */
   dropped: number;
+  /**
+   * Conversations PostgreSQL now holds differently from the pushed row, because another instance
+   * wrote some field later: the pusher applies these locally (its own pushes are not pulled back).
+   */
+  merged: ConversationsTable[];
 }
 
 type Remote = Kysely<RemoteDatabase>;
@@ -67,7 +113,21 @@ export interface RemoteWriter {
 }
 
 const CONVERSATION_COLUMNS =
-  'id text, title text, created_at text, updated_at text, active_leaf_id text, model text, system_prompt text, source_key text';
+  'id text, title text, created_at text, updated_at text, active_leaf_id text, model text, system_prompt text, source_key text, field_stamps text';
+
+/** The write of `column` is at least as recent as the one PostgreSQL has (or it has none): it wins. */
+const wins = (column: FieldColumn): string =>
+  `(EXCLUDED.field_stamps::jsonb ? '${column}' AND ` +
+  `EXCLUDED.field_stamps::jsonb ->> '${column}' >= COALESCE(conversations.field_stamps::jsonb ->> '${column}', ''))`;
+const MERGED_FIELDS = Object.values(FIELD_COLUMNS)
+  .map((c) => `${c} = CASE WHEN ${wins(c)} THEN EXCLUDED.${c} ELSE conversations.${c} END`)
+  .join(', ');
+const MERGED_STAMPS =
+  `(COALESCE(conversations.field_stamps::jsonb, '{}'::jsonb) || jsonb_strip_nulls(jsonb_build_object(` +
+  Object.values(FIELD_COLUMNS)
+    .map((c) => `'${c}', CASE WHEN ${wins(c)} THEN EXCLUDED.field_stamps::jsonb -> '${c}' END`)
+    .join(', ') +
+  `)))::text`;
 const MESSAGE_COLUMNS =
   'id text, conversation_id text, role text, content text, status text, model text, prompt_tokens integer, completion_tokens integer, ' +
   'ttft_ms double precision, duration_ms double precision, validation text, error text, created_at text, updated_at text, parent_id text, stream_progress text';
@@ -91,6 +151,7 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
     await client.query('BEGIN');
     try {
       let dropped = 0;
+      const merged: ConversationsTable[] = [];
       if (batch.deletes.length > 0) {
         await client.query('DELETE FROM messages WHERE conversation_id = ANY($1::text[])', [batch.deletes]);
         await client.query('DELETE FROM conversations WHERE id = ANY($1::text[])', [batch.deletes]);
@@ -102,17 +163,26 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
         );
       }
       if (batch.conversations.length > 0) {
-        // Delete wins: a conversation tombstoned by any instance is not brought back.
+        // Delete wins: a conversation tombstoned by any instance is not brought back. Each field
+        // is merged on its own by its write time (last writer wins per field, not last pusher);
+        // updated_at only moves forward.
         const result = await client.query(
-          `INSERT INTO conversations (id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key, sync_seq)
-           SELECT r.id, r.title, r.created_at, r.updated_at, r.active_leaf_id, r.model, r.system_prompt, r.source_key, $2::bigint
+          `INSERT INTO conversations (id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key, field_stamps, sync_seq)
+           SELECT r.id, r.title, r.created_at, r.updated_at, r.active_leaf_id, r.model, r.system_prompt, r.source_key, r.field_stamps, $2::bigint
            FROM json_to_recordset($1::json) AS r(${CONVERSATION_COLUMNS})
            WHERE NOT EXISTS (SELECT 1 FROM sync_tombstones t WHERE t.entity = 'conversation' AND t.id = r.id)
-           ON CONFLICT (id) DO UPDATE SET title = EXCLUDED.title, updated_at = EXCLUDED.updated_at, active_leaf_id = EXCLUDED.active_leaf_id,
-             model = EXCLUDED.model, system_prompt = EXCLUDED.system_prompt, source_key = EXCLUDED.source_key, sync_seq = EXCLUDED.sync_seq`,
+           ON CONFLICT (id) DO UPDATE SET ${MERGED_FIELDS}, field_stamps = ${MERGED_STAMPS},
+             updated_at = GREATEST(conversations.updated_at, EXCLUDED.updated_at),
+             source_key = COALESCE(EXCLUDED.source_key, conversations.source_key), sync_seq = EXCLUDED.sync_seq
+           RETURNING id, title, created_at, updated_at, active_leaf_id, model, system_prompt, source_key`,
           [JSON.stringify(batch.conversations), marker],
         );
         dropped += batch.conversations.length - (result.rowCount ?? 0);
+        const sent = new Map(batch.conversations.map((c) => [c.id, c]));
+        for (const kept of result.rows as ConversationsTable[]) {
+          const mine = sent.get(kept.id);
+          if (mine && differs(mine, kept)) merged.push(kept);
+        }
       }
       if (batch.messages.length > 0) {
         // A message whose conversation is gone (deleted by another instance) is dropped rather
@@ -149,7 +219,7 @@ export async function pushBatch(target: RemoteWriter, mutations: readonly Mutati
       );
       const seq = Number((results[0]?.rows[0] as { seq?: unknown } | undefined)?.seq);
       if (!Number.isFinite(seq)) throw new Error('the sync_clock row is missing in PostgreSQL');
-      return { seq, dropped };
+      return { seq, dropped, merged };
     } catch (err) {
       // Only when the server answered: after a client-side timeout the connection still has a
       // query outstanding and is destroyed instead (the server then aborts the transaction).
@@ -172,8 +242,8 @@ export interface ChangePage {
   deletedConversations: string[];
 }
 
-const strip = <T extends { sync_seq: number | null }>(row: T): Omit<T, 'sync_seq'> => {
-  const { sync_seq: _seq, ...rest } = row;
+const strip = <T extends { sync_seq: number | null }>(row: T): Omit<T, 'sync_seq' | 'field_stamps'> => {
+  const { sync_seq: _seq, field_stamps: _stamps, ...rest } = row as T & { field_stamps?: unknown };
   return rest;
 };
 

@@ -5,6 +5,7 @@ import { applyMutation, toConversation, toMessage, toValidation, validationRow, 
 import { chunks, ID_CHUNK, type Outbox, type OutboxEntry } from './outbox.js';
 import { classifyPostgresError } from './postgres.js';
 import { pushBatch, readChanges, type ChangePage, type RemoteWriter } from './remote-sync.js';
+import type { ConversationsTable } from './schema.js';
 import { asShared, type LocalDatabase, type RemoteDatabase } from './sync-schema.js';
 
 /** The PostgreSQL target the replicator currently talks to (it changes on live reconfiguration). */
@@ -216,6 +217,7 @@ export class Replicator {
         this.stats.lastPushAt = new Date().toISOString();
         if (result.dropped > 0) this.log.info({ dropped: result.dropped }, 'writes to conversations deleted elsewhere were dropped');
         this.o.onOutboxShrunk(removed);
+        if (result.merged.length > 0) await this.adoptMerged(result.merged);
         const pushed = new Set<string>();
         for (const e of entries) {
           const m = e.mutation;
@@ -307,6 +309,27 @@ export class Replicator {
   private async cursor(databaseId: string): Promise<number> {
     const row = await this.o.local.selectFrom('sync_state').select('value').where('key', '=', cursorKey(databaseId)).executeTakeFirst();
     return row ? Number(row.value) : 0;
+  }
+
+  /**
+   * Takes PostgreSQL's version of conversations a push merged with a later write from another
+   * instance: this replica skips its own pushes when pulling, so it would keep its own version
+   * otherwise. A conversation written here again meanwhile keeps the newer local write, which the
+   * next push merges in turn. A crash before this runs is covered too: own pushes are not
+   * remembered across a restart, so the next pull brings them back.
+   */
+  private async adoptMerged(rows: ConversationsTable[]): Promise<void> {
+    await this.o.local.transaction().execute(async (trx) => {
+      const pending = await this.o.outbox.pendingIds(trx, rows.map((c) => c.id));
+      for (const c of rows) {
+        if (pending.has(c.id)) continue;
+        const exists = await trx.selectFrom('conversations').select('id').where('id', '=', c.id).executeTakeFirst();
+        // Deleted here since the push: the delete is on its way and wins.
+        if (!exists) continue;
+        await applyMutation(asShared(trx), { kind: 'conversation.upsert', row: toConversation(c) });
+      }
+    });
+    this.log.debug({ conversations: rows.length }, 'took merged conversation fields from PostgreSQL');
   }
 
   /** Applies one window locally, in one transaction, and moves the cursor past it. */

@@ -95,9 +95,22 @@ export interface SearchHit {
   createdAt: string;
 }
 
+/** The fields of a conversation that change after it is created, each merged on its own across instances. */
+export type ConversationField = 'title' | 'activeLeafId' | 'model' | 'systemPrompt';
+
 /** One atomic unit of change: everything in it commits together or not at all. */
 export type Mutation =
-  | { kind: 'conversation.upsert'; row: Conversation }
+  | {
+      kind: 'conversation.upsert';
+      row: Conversation;
+      /**
+       * The fields this write set, stamped with `row.updatedAt`. Absent: every field (a new or
+       * imported conversation). Two instances that change different fields of one conversation
+       * both keep their change in PostgreSQL, and of two changes to one field the later one wins,
+       * whichever instance pushes last.
+       */
+      fields?: ConversationField[];
+    }
   | { kind: 'conversation.delete'; id: string }
   | { kind: 'message.upsert'; row: Message }
   | { kind: 'validation.insert'; row: ValidationRecord };

@@ -24,9 +24,14 @@ export interface SyncClockTable {
   database_id: string | null;
 }
 
+export interface FieldStamped {
+  /** JSON object: column name to the ISO time its value was written (migration 5); PostgreSQL only. */
+  field_stamps: string | null;
+}
+
 /** PostgreSQL as the replicator writes it. */
 export interface RemoteDatabase extends Omit<Database, 'conversations' | 'messages' | 'validations'> {
-  conversations: ConversationsTable & Synced;
+  conversations: ConversationsTable & Synced & FieldStamped;
   messages: MessagesTable & Synced;
   validations: ValidationsTable & Synced;
   sync_tombstones: SyncTombstonesTable;

@@ -145,4 +145,13 @@ export const migrations: Migration[] = [
       `CREATE INDEX conversations_source ON conversations (source_key)`,
     ],
   },
+  {
+    // PostgreSQL mode: when each changeable field of a conversation was last set, as a JSON object
+    // of column name to ISO time. A push keeps a field's value unless its own write is at least as
+    // recent, so an older edit that reaches PostgreSQL late no longer overwrites a newer one, and
+    // edits of different fields on two instances both survive. SQLite leaves it empty.
+    version: 5,
+    name: 'conversation-field-stamps',
+    statements: [`ALTER TABLE conversations ADD COLUMN field_stamps TEXT`],
+  },
 ];
