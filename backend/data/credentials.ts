@@ -123,7 +123,9 @@ export class KyselyCredentialStore implements CredentialStore {
   }
 
   async touchSession(id: string, at: string, address: string | null): Promise<void> {
-    await this.db.updateTable('browser_sessions').set({ last_seen_at: at, address }).where('id', '=', id).execute();
+    // A use with no known address (a local socket, a proxy that hides it) keeps the last one seen.
+    const changes = address === null ? { last_seen_at: at } : { last_seen_at: at, address };
+    await this.db.updateTable('browser_sessions').set(changes).where('id', '=', id).execute();
   }
 
   async insertPairingCode(c: PairingCodeRecord): Promise<void> {

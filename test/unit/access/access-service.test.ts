@@ -215,6 +215,12 @@ describe('recording use', () => {
     expect(cachedAgain).toMatchObject({ kind: 'session' });
     h.clock.t = T0 + 120_001 + 60_000;
     await h.access.authenticate(cookie(secret));
+    // A use whose address is unknown records the time and keeps the last address seen.
+    await until('address-less use recorded', async () => {
+      const [s] = await h.access.listSessions(undefined);
+      return s?.lastSeenAt === new Date(T0 + 120_001 + 60_000).toISOString() ? s : undefined;
+    });
+    expect((await h.access.listSessions(undefined))[0]?.address).toMatch(/^10\.0\.0\.(9|10)$/);
     h.clock.t += 1_000;
     expect(h.access.authenticate(cookie(secret))).not.toBeInstanceOf(Promise);
     h.clock.t += 60_000;
