@@ -152,6 +152,7 @@ describe('pushing', () => {
     const c = conversation('first');
     const m = message(c.id);
     const gone = conversation('gone');
+    const wrote = Date.now();
     await r.write([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
     await r.write([{ kind: 'conversation.upsert', row: gone }, { kind: 'conversation.delete', id: gone.id }]);
     await r.write([{ kind: 'validation.insert', row: validation() }]);
@@ -162,7 +163,9 @@ describe('pushing', () => {
     expect(await r.remoteDb.selectFrom('messages').select('id').execute()).toEqual([{ id: m.id }]);
     expect(await r.remoteDb.selectFrom('validations').select('id').execute()).toHaveLength(1);
     expect(r.replicator.stats).toMatchObject({ pushedRows: 5, pushedBatches: 3, droppedRows: 0, lastError: null, deadLetters: 0 });
-    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    // Stamped by a push of these writes (not an earlier one), however long it took.
+    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeGreaterThanOrEqual(wrote);
+    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeLessThanOrEqual(Date.now());
     expect(r.shrunk).toEqual([2, 2, 1]);
     // Conversations a push changed, batch by batch; a validation-only batch changes none.
     expect(r.replicated).toEqual([[c.id], [gone.id]]);
@@ -317,6 +320,7 @@ describe('pulling', () => {
     await settle(r);
     const c = conversation('theirs');
     const m = message(c.id, 'their message');
+    const written = Date.now();
     await pushBatch(r.remote, [{ kind: 'conversation.upsert', row: c }]);
     await pushBatch(r.remote, [{ kind: 'message.upsert', row: m }]);
     await pushBatch(r.remote, [{ kind: 'validation.insert', row: validation() }]);
@@ -327,7 +331,9 @@ describe('pulling', () => {
     expect(await r.local.selectFrom('validations').select('id').execute()).toHaveLength(1);
     // The message's window carries its conversation again, so a reader never sees an orphan: 4 rows.
     expect(r.replicator.stats.pulledRows).toBe(4);
-    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    // Stamped by a pull of these rows, however long it took.
+    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeGreaterThanOrEqual(written);
+    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeLessThanOrEqual(Date.now());
     expect(await r.local.selectFrom('sync_state').selectAll().execute()).toEqual([{ key: 'pull-cursor:db-a', value: '3' }]);
     expect(r.replicated).toEqual([[c.id], [c.id]]);
     expect(r.observed.filter((o) => o === 'pull').length).toBeGreaterThanOrEqual(3);

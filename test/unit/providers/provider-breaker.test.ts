@@ -5,6 +5,7 @@ import { OpenAICompatibleProvider } from '../../../backend/providers/openai-comp
 import type { ChatTurn } from '../../../backend/providers/types.js';
 import { settledBeforeTheLoopTurns, WAITED } from '../../fixtures/event-loop.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { collect, deadPort, testBreaker } from './harness.js';
 
 const messages: ChatTurn[] = [{ role: 'user', content: 'hi' }];
@@ -16,7 +17,9 @@ let provider: OpenAICompatibleProvider;
 
 function use(b: Breaker, baseUrl = fake.url): OpenAICompatibleProvider {
   breaker = b;
-  provider = new OpenAICompatibleProvider({ baseUrl, model: 'm', breaker, idleTimeoutMs: 300, connectTimeoutMs: 500 });
+  // Limits a busy machine cannot reach by running a healthy call late: these tests are about the
+  // breaker, whose own time limit is set where a test is about it.
+  provider = new OpenAICompatibleProvider({ baseUrl, model: 'm', breaker, idleTimeoutMs: PATIENCE_MS, connectTimeoutMs: PATIENCE_MS });
   return provider;
 }
 

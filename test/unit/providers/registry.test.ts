@@ -13,7 +13,7 @@ import {
 import type { ChatTurn, StreamEvent } from '../../../backend/providers/types.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { collect, deadPort } from './harness.js';
-import { SCHEDULING_SLACK_MS, TIMER_ROUNDING_MS } from '../../fixtures/patience.js';
+import { PATIENCE_MS, SCHEDULING_SLACK_MS, TIMER_ROUNDING_MS } from '../../fixtures/patience.js';
 import { fakeReply } from '../../fixtures/token-stream.js';
 
 const messages: ChatTurn[] = [{ role: 'user', content: 'hi' }];
@@ -59,7 +59,7 @@ function create(options: Partial<ProviderRegistryOptions>): ProviderRegistry {
     // tests about the probe's time limit set their own.
     probeTimeoutMs: 10_000,
     reprobeIntervalMs: REPROBE_INTERVAL_MS,
-    idleTimeoutMs: 300,
+    idleTimeoutMs: PATIENCE_MS,
     logger,
     ...options,
   });
