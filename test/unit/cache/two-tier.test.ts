@@ -263,15 +263,16 @@ describe('two-tier cache (L1 memory, L2 redis)', () => {
       }
       return { worstMs, mostReads };
     };
-    await run('healthy');
+    expect((await run('healthy')).mostReads).toBe(1);
     await proxy.setMode('blackhole');
     const holed = await run('hole');
     // A call waits for one Redis read at most (a second would be a second timeout), and that
     // wait ends at the command timeout: the upper bound tells a timeout that fires from a hang.
-    // Once L2 is known to be down, calls skip it without waiting at all.
     expect(holed.mostReads).toBeLessThanOrEqual(1);
     expect(holed.worstMs).toBeLessThan(timeoutMs + SCHEDULING_SLACK_MS);
     expect(a.cache.stats().l2.status).toBe('down');
+    // Once L2 is known to be down, a call skips it without waiting at all.
+    expect(await settledBeforeTheLoopTurns(a.cache.wrap('orc:v1:t:hole:after', db.load))).toBe('db');
     await proxy.setMode('pass');
     await waitUntil(() => a.cache.l2Up, 'L2 back after the black hole');
     await a.cache.wrap('orc:v1:t:after', db.load);
