@@ -256,14 +256,18 @@ describe('OpenAICompatibleProvider failures', () => {
     // ~6 MB: far more than the socket and stream buffers hold, so the upstream must wait for us.
     const big = 'x'.repeat(2_000);
     fake.set({ tokens: 3_000, tokensPerChunk: 10, tokenText: () => big });
-    const p = provider({ model: 'm', idleTimeoutMs: 200 });
+    // The consumer pauses for several idle limits; the limit itself is long enough that a busy
+    // machine's pauses between the provider's writes do not reach it.
+    const idleTimeoutMs = 1_000;
+    const p = provider({ model: 'm', idleTimeoutMs });
     let n = 0;
     let chars = 0;
     for await (const ev of p.stream({ messages, signal: signal() })) {
       if (ev.type !== 'delta') continue;
       chars += ev.text.length;
       if (++n === 1) {
-        await new Promise((r) => setTimeout(r, 1_500));
+        // A pause the consumer takes, not a wait for something.
+        await new Promise((r) => setTimeout(r, 3 * idleTimeoutMs));
         expect(fake.activeStreams()).toBe(1);
       }
     }
