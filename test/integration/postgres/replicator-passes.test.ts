@@ -287,9 +287,12 @@ describe('failures', () => {
     await settle(r);
     expect(r.replicator.stats.lastError).toBe('pull refused');
     expect(r.logs.some((l) => l.msg === 'pull failed' && l.err === 'pull refused')).toBe(true);
-    r.endpoint.down = undefined;
+    // Written elsewhere while this replica still cannot pull: a retry that ran between the
+    // endpoint coming back and this write committing would pull nothing, and no other pull is due
+    // for an hour.
     const other = conversation('from elsewhere');
     await pushBatch(r.remote, [{ kind: 'conversation.upsert', row: other }]);
+    r.endpoint.down = undefined;
     await waitFor('pulled on retry', async () => (await r.local.selectFrom('conversations').select('id').execute()).length === 1);
 
     const broken = await rig({}, { threshold: 1000 });
