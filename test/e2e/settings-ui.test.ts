@@ -8,7 +8,7 @@ import { attrOf, countOf, eventually, launchBrowser, openPaired, releaseRenderer
  * The settings dialog over GET/PATCH /api/settings in a real browser: sources and locks as the
  * server reports them, a change saved, stored and applied, and a secret entered but never shown.
  */
-describe('the settings dialog', { timeout: 90_000 }, () => {
+describe('the settings dialog', () => {
   let browser: Browser;
   let t: TestServer;
   let app: TestApp;

@@ -4,6 +4,7 @@ import Sqlite from 'better-sqlite3';
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../fixtures/services/redis.js';
 import { replicatedWithinMs, startInstances, titleOf, waitForL2, type Instances } from '../fixtures/instances.js';
+import { TEST_TIMEOUT_MS } from '../fixtures/patience.js';
 import { waitFor, type TestServer } from '../fixtures/test-server.js';
 
 /**
@@ -84,7 +85,7 @@ async function inPostgres(id: string, expected: string): Promise<void> {
 }
 
 // Twenty rounds, each waiting for replication: on a loaded machine that takes a while.
-describe('cache invalidation across instances', { timeout: 180_000 }, () => {
+describe('cache invalidation across instances', { timeout: 2 * TEST_TIMEOUT_MS }, () => {
   it('a write on A shows on B (page and list) once replicated and stays, both ways, every time', async () => {
     const id = await create(a, 'to be renamed');
     // Warm both tiers on both instances.

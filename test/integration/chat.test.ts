@@ -76,8 +76,10 @@ describe('chat over JSON', () => {
   });
 
   it('a provider that stalls mid-reply times out and keeps the partial reply', async () => {
-    const t = await server({ overrides: { providerIdleTimeoutMs: 300 }, provider: { tokens: 1000 } });
-    t.provider?.set({ mode: 'stall-after', stallAfterTokens: 4 });
+    // Four tokens in one write, then silence: no timing decides how many arrive. The idle limit is
+    // long enough that a starved event loop still reads that write before the timer fires.
+    const t = await server({ overrides: { providerIdleTimeoutMs: 1000 }, provider: { tokens: 1000 } });
+    t.provider?.set({ mode: 'stall-after', stallAfterTokens: 4, tokensPerChunk: 4 });
     const res = await t.api('/api/chat', { method: 'POST', json: { message: 'hi' } });
     expect(res.status).toBe(504);
     const err = ((await res.json()) as { error: { code: string; details: { conversationId: string; messageId: string } } }).error;

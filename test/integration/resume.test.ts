@@ -9,6 +9,7 @@ import type {
   ServerToClientEvents,
   TokenEvent,
 } from '../../backend/contract/events.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { startTestServer, waitFor, type TestServer } from '../fixtures/test-server.js';
 import { fakeReply } from '../fixtures/token-stream.js';
 
@@ -218,7 +219,7 @@ describe('replies outlive their viewers', () => {
     const t = await server({ provider: { tokens: 5 } });
     const c = await client(t);
     for (const size of [100_001, 1_500_000]) {
-      const ack = (await c.timeout(10_000).emitWithAck('chat:send', { message: 'x'.repeat(size) })) as { error?: { code: string } };
+      const ack = (await c.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: 'x'.repeat(size) })) as { error?: { code: string } };
       expect(ack.error?.code).toBe('payload-too-large');
     }
     expect(c.connected).toBe(true);

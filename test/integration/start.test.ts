@@ -32,7 +32,7 @@ async function start(cacheDir: string): Promise<{ pid: number; logPids: number[]
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 'the server to answer', 60_000);
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 'the server to answer');
   child.kill('SIGTERM');
   const code = await exited;
   const logPids = stdout
@@ -42,7 +42,7 @@ async function start(cacheDir: string): Promise<{ pid: number; logPids: number[]
   return { pid: child.pid ?? -1, logPids, code, stderr };
 }
 
-describe('npm start', { timeout: 180_000 }, () => {
+describe('npm start', () => {
   it('serves from the process it started (no second Node), and keeps a code cache that a damaged file cannot break', async () => {
     const cacheDir = tempDir('orchestra-code-cache-');
     const first = await start(cacheDir);

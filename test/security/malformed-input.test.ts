@@ -3,6 +3,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { startTestServer, tempDir, type TestServer } from '../fixtures/test-server.js';
 
 let t: TestServer;
@@ -76,7 +77,7 @@ describe('a NUL character is refused in every text field', () => {
   it('over Socket.IO too (chat:send)', async () => {
     const socket = connect(t.url, { path: '/ws', transports: ['websocket'], auth: { token: t.token }, forceNew: true, reconnection: false });
     try {
-      const ack = (await socket.timeout(10_000).emitWithAck('chat:send', { message: 'hi\u0000' })) as ErrorBody;
+      const ack = (await socket.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: 'hi\u0000' })) as ErrorBody;
       expect(ack.error.code).toBe('invalid-request');
       expect(ack.error.details?.field).toBe('message');
     } finally {

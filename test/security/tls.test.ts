@@ -5,6 +5,7 @@ import path from 'node:path';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../backend/config/load.js';
+import { PATIENCE_MS } from '../fixtures/patience.js';
 import { startTestServer, tempDir, type TestServer } from '../fixtures/test-server.js';
 
 /** A throwaway self-signed certificate for 127.0.0.1 and localhost, made with openssl. */
@@ -71,7 +72,7 @@ describe('TLS (TLS_CERT_FILE / TLS_KEY_FILE)', () => {
       });
       expect(socket.io.engine.transport.name).toBe('websocket');
       expect((socket.io.engine as unknown as { secure: boolean }).secure).toBe(true);
-      const ack = await socket.timeout(10_000).emitWithAck('conversation:join', { conversationId: '0190a0a0-0000-7000-8000-000000000000' });
+      const ack = await socket.timeout(PATIENCE_MS).emitWithAck('conversation:join', { conversationId: '0190a0a0-0000-7000-8000-000000000000' });
       expect(ack).toBeDefined();
     } finally {
       socket.disconnect();

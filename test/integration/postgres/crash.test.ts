@@ -137,7 +137,7 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       writeConfig(configFile, `sqlite:///${appDb}`);
       const beforeSqlite = child.stderr().length;
       child.process.kill('SIGHUP');
-      await waitFor('switched to SQLite', () => child!.stderr().slice(beforeSqlite).includes('applied databaseUrl'), 10_000);
+      await waitFor('switched to SQLite', () => child!.stderr().slice(beforeSqlite).includes('applied databaseUrl'), PATIENCE_MS);
       expect((await status(child.server)).components.database.backend).toBe('sqlite');
       const file = new Sqlite(appDb, { readonly: true });
       try {

@@ -2,6 +2,7 @@ import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { startRedis, type RedisService } from '../../fixtures/services/redis.js';
@@ -170,7 +171,7 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       await server.close();
       data.remove();
     }
-  }, 180_000);
+  });
 
   it('an unreachable PostgreSQL: the switch completes and the outbox holds the writes until it answers', async () => {
     const database = await pg.createDatabase('unreachable');
@@ -205,7 +206,7 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       await proxy.close();
       data.remove();
     }
-  }, 120_000);
+  });
 
   it('an instance joining another on PostgreSQL and Redis live: each sees the other, events relay, and a switch back keeps what it pulled', async () => {
     const database = await pg.createDatabase('shared');
@@ -231,7 +232,7 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       expect(await w.emitWithAck('conversation:join', { conversationId: onA.body.conversationId })).toMatchObject({ joined: onA.body.conversationId });
       const done = new Promise<DoneEvent>((resolve) => w.once('chat:done', resolve));
       const turn = await api<{ message: { id: string } }>(a, 'POST', '/api/chat', { message: 'streamed on A, seen on B', conversationId: onA.body.conversationId });
-      const seen = await Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no chat:done on B')), 10_000))]);
+      const seen = await Promise.race([done, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no chat:done on B')), PATIENCE_MS))]);
       expect(seen.message.id).toBe(turn.body.message.id);
       await waitFor('A sees B\'s conversation', async () => (await listAll(a)).includes(onB.body.conversationId));
       // A's replica has pulled B's rows; leaving PostgreSQL keeps them.
@@ -247,5 +248,5 @@ describe('DATABASE_URL switched live between SQLite and PostgreSQL', () => {
       dataA.remove();
       dataB.remove();
     }
-  }, 120_000);
+  });
 });

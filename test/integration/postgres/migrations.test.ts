@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checksumOf } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { postgresSearchMigrations } from '../../../backend/data/migrations/search.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { startTestServer, tempDir, waitFor, type TestServer } from '../../fixtures/test-server.js';
 
@@ -30,14 +31,19 @@ interface LogLine {
 
 const parse = (logs: string[]): LogLine[] => logs.map((l) => JSON.parse(l) as LogLine);
 
-describe('PostgreSQL migrations', { timeout: 120_000 }, () => {
+describe('PostgreSQL migrations', () => {
   it('several instances starting at once on a fresh database apply each migration exactly once, and all come up', async () => {
     const database = await pg.createDatabase('concurrent');
     const url = pg.url(database);
     const count = 4;
     const started = await Promise.allSettled(
       Array.from({ length: count }, (_, i) =>
-        startTestServer({ provider: i === 0 ? { echo: true } : false, overrides: { databaseUrl: url, logLevel: 'info' } }),
+        // PostgreSQL's timeouts at the suite's patience: instances waiting for another's migration,
+        // on a busy machine, must not give up and fall back to the replica (asserted below).
+        startTestServer({
+          provider: i === 0 ? { echo: true } : false,
+          overrides: { databaseUrl: url, logLevel: 'info', dbConnectTimeoutMs: PATIENCE_MS, dbQueryTimeoutMs: PATIENCE_MS },
+        }),
       ),
     );
     const servers = started.filter((s): s is PromiseFulfilledResult<TestServer> => s.status === 'fulfilled').map((s) => s.value);
@@ -63,7 +69,7 @@ describe('PostgreSQL migrations', { timeout: 120_000 }, () => {
       const { conversationId } = (await created.json()) as { conversationId: string };
       for (const s of servers) {
         // Replication to PostgreSQL is asynchronous: the others see it once it has been pushed.
-        await waitFor(async () => (await s.api(`/api/conversations/${conversationId}`)).status === 200, `the conversation on ${s.url}`, 20_000);
+        await waitFor(async () => (await s.api(`/api/conversations/${conversationId}`)).status === 200, `the conversation on ${s.url}`);
       }
     } finally {
       await Promise.all(servers.map((s) => s.close()));

@@ -152,6 +152,7 @@ describe('pushing', () => {
     const c = conversation('first');
     const m = message(c.id);
     const gone = conversation('gone');
+    const wrote = Date.now();
     await r.write([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
     await r.write([{ kind: 'conversation.upsert', row: gone }, { kind: 'conversation.delete', id: gone.id }]);
     await r.write([{ kind: 'validation.insert', row: validation() }]);
@@ -162,7 +163,9 @@ describe('pushing', () => {
     expect(await r.remoteDb.selectFrom('messages').select('id').execute()).toEqual([{ id: m.id }]);
     expect(await r.remoteDb.selectFrom('validations').select('id').execute()).toHaveLength(1);
     expect(r.replicator.stats).toMatchObject({ pushedRows: 5, pushedBatches: 3, droppedRows: 0, lastError: null, deadLetters: 0 });
-    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    // Stamped by a push of these writes (not an earlier one), however long it took.
+    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeGreaterThanOrEqual(wrote);
+    expect(Date.parse(r.replicator.stats.lastPushAt ?? '')).toBeLessThanOrEqual(Date.now());
     expect(r.shrunk).toEqual([2, 2, 1]);
     // Conversations a push changed, batch by batch; a validation-only batch changes none.
     expect(r.replicated).toEqual([[c.id], [gone.id]]);
@@ -284,9 +287,12 @@ describe('failures', () => {
     await settle(r);
     expect(r.replicator.stats.lastError).toBe('pull refused');
     expect(r.logs.some((l) => l.msg === 'pull failed' && l.err === 'pull refused')).toBe(true);
-    r.endpoint.down = undefined;
+    // Written elsewhere while this replica still cannot pull: a retry that ran between the
+    // endpoint coming back and this write committing would pull nothing, and no other pull is due
+    // for an hour.
     const other = conversation('from elsewhere');
     await pushBatch(r.remote, [{ kind: 'conversation.upsert', row: other }]);
+    r.endpoint.down = undefined;
     await waitFor('pulled on retry', async () => (await r.local.selectFrom('conversations').select('id').execute()).length === 1);
 
     const broken = await rig({}, { threshold: 1000 });
@@ -317,6 +323,7 @@ describe('pulling', () => {
     await settle(r);
     const c = conversation('theirs');
     const m = message(c.id, 'their message');
+    const written = Date.now();
     await pushBatch(r.remote, [{ kind: 'conversation.upsert', row: c }]);
     await pushBatch(r.remote, [{ kind: 'message.upsert', row: m }]);
     await pushBatch(r.remote, [{ kind: 'validation.insert', row: validation() }]);
@@ -327,7 +334,9 @@ describe('pulling', () => {
     expect(await r.local.selectFrom('validations').select('id').execute()).toHaveLength(1);
     // The message's window carries its conversation again, so a reader never sees an orphan: 4 rows.
     expect(r.replicator.stats.pulledRows).toBe(4);
-    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeGreaterThan(Date.now() - 60_000);
+    // Stamped by a pull of these rows, however long it took.
+    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeGreaterThanOrEqual(written);
+    expect(Date.parse(r.replicator.stats.lastPullAt ?? '')).toBeLessThanOrEqual(Date.now());
     expect(await r.local.selectFrom('sync_state').selectAll().execute()).toEqual([{ key: 'pull-cursor:db-a', value: '3' }]);
     expect(r.replicated).toEqual([[c.id], [c.id]]);
     expect(r.observed.filter((o) => o === 'pull').length).toBeGreaterThanOrEqual(3);

@@ -78,7 +78,7 @@ export async function runScenario(pg: PrivatePostgres, provider: FakeProvider, n
     await fault.heal(ctx);
     const healedAt = Date.now();
 
-    await load.progress(12, 30_000);
+    await load.progress(12);
     await load.stop();
     await watch.stop();
     await waitRecovered(server);

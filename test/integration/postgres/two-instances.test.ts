@@ -9,7 +9,6 @@ import {
   assertAllInPostgres,
   chatLoad,
   outboxLength,
-  sleep,
   startServer,
   status,
   tempDir,
@@ -84,8 +83,9 @@ describe('two instances on one PostgreSQL', () => {
       // B is partitioned from PostgreSQL; both keep serving their users.
       await proxyB.setMode('blackhole');
       await waitFor('b degraded', async () => (await status(b)).status === 'degraded', PATIENCE_MS);
-      await sleep(2000);
+      // Ten more turns each, B's while it cannot reach PostgreSQL: they wait in its outbox.
       await Promise.all([loadA.progress(10), loadB.progress(10)]);
+      expect(outboxLength(dirB.dir)).toBeGreaterThan(0);
       // While cut off, B still serves A's earlier conversations from its replica.
       const seenOnB = await api<{ messages: Array<{ id: string }> }>(b, 'GET', `/api/conversations/${early!.conversationId}`);
       expect(seenOnB.status).toBe(200);

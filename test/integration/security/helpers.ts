@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../../backend/contract/events.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../../fixtures/test-server.js';
 
 export type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -25,7 +26,9 @@ export function tracker() {
         auth: options.token === undefined ? {} : { token: options.token },
         extraHeaders: options.headers ?? {},
         reconnection: false,
-        timeout: 5000,
+        // How long the handshake may take before the client gives up: a liveness bound, since a
+        // loaded machine can take seconds (refusals come back as soon as the server answers).
+        timeout: PATIENCE_MS,
       });
       clients.push(c);
       return c;
@@ -42,6 +45,20 @@ export function connected(c: Client): Promise<void> {
   return new Promise((resolve, reject) => {
     c.once('connect', () => resolve());
     c.once('connect_error', (err) => reject(err));
+  });
+}
+
+/**
+ * Resolves with the reason once `c` is disconnected; rejects if that has not happened within the
+ * suite's patience (a socket left connected for good).
+ */
+export function disconnected(c: Client, what: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what}: still connected after ${PATIENCE_MS} ms`)), PATIENCE_MS);
+    c.once('disconnect', (reason) => {
+      clearTimeout(timer);
+      resolve(reason);
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { waitFor, type TestServer } from '../../fixtures/test-server.js';
 import { connected, errorCode, tracker } from './helpers.js';
 
@@ -24,14 +25,14 @@ describe.skipIf(lan === undefined)('RATE_LIMIT_PER_MINUTE counts Socket.IO event
     const c = t.client(remoteUrl, { token: s.token });
     await connected(c);
     const acks: Ack[] = [];
-    for (let i = 0; i < 8; i++) acks.push((await c.timeout(5000).emitWithAck('metrics:subscribe')) as Ack);
+    for (let i = 0; i < 8; i++) acks.push((await c.timeout(PATIENCE_MS).emitWithAck('metrics:subscribe')) as Ack);
     expect(acks.every((a) => a.error === undefined)).toBe(true);
     // Two HTTP requests from the same address use up the rest of the window...
     for (let i = 0; i < 2; i++) expect((await fetch(`${remoteUrl}/api/status`, { headers: { Authorization: `Bearer ${s.token}` } })).status).toBe(200);
     // ...so the next events are refused, chat:send included, and nothing is started.
-    const refused = (await c.timeout(5000).emitWithAck('chat:send', { message: 'over the limit' })) as Ack;
+    const refused = (await c.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: 'over the limit' })) as Ack;
     expect(refused.error?.code).toBe('rate-limited');
-    const again = (await c.timeout(5000).emitWithAck('metrics:subscribe')) as Ack;
+    const again = (await c.timeout(PATIENCE_MS).emitWithAck('metrics:subscribe')) as Ack;
     expect(again.error?.code).toBe('rate-limited');
     expect(s.provider?.requests.length ?? 0).toBe(0);
     const http = await fetch(`${remoteUrl}/api/status`, { headers: { Authorization: `Bearer ${s.token}` } });
@@ -43,7 +44,7 @@ describe.skipIf(lan === undefined)('RATE_LIMIT_PER_MINUTE counts Socket.IO event
     const s = await t.server({ provider: { tokens: 1 }, overrides: { host: '0.0.0.0', rateLimitPerMinute: 20 } });
     const c = t.client(`http://${lan ?? ''}:${s.server.port}`, { token: s.token });
     await connected(c);
-    const acks = (await Promise.all(Array.from({ length: 60 }, (_, i) => c.timeout(10_000).emitWithAck('chat:send', { message: `burst ${i}` })))) as Ack[];
+    const acks = (await Promise.all(Array.from({ length: 60 }, (_, i) => c.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: `burst ${i}` })))) as Ack[];
     const accepted = acks.filter((a) => a.error === undefined).length;
     expect(accepted).toBeLessThanOrEqual(20);
     expect(acks.filter((a) => a.error?.code === 'rate-limited').length).toBeGreaterThanOrEqual(40);
@@ -53,7 +54,7 @@ describe.skipIf(lan === undefined)('RATE_LIMIT_PER_MINUTE counts Socket.IO event
     const s = await t.server({ provider: false, overrides: { rateLimitPerMinute: 5 } });
     const c = t.client(s.server.wsUrl, { token: s.token });
     await connected(c);
-    for (let i = 0; i < 12; i++) expect(((await c.timeout(5000).emitWithAck('metrics:subscribe')) as Ack).error).toBeUndefined();
+    for (let i = 0; i < 12; i++) expect(((await c.timeout(PATIENCE_MS).emitWithAck('metrics:subscribe')) as Ack).error).toBeUndefined();
   });
 });
 
@@ -95,7 +96,7 @@ describe('concurrent chat limits', () => {
     // Bob over Socket.IO has his own allowance, and the owner token none; together they fill the instance.
     const socket = t.client(s.server.wsUrl, { token: bob });
     await connected(socket);
-    const bobAck = (await socket.timeout(5000).emitWithAck('chat:send', { message: 'bob' })) as Ack;
+    const bobAck = (await socket.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: 'bob' })) as Ack;
     expect(bobAck.error).toBeUndefined();
     await streamChat(s, s.token, held.signal);
     await waitFor(() => provider.activeStreams() === 4, 'four replies streaming');
@@ -104,7 +105,7 @@ describe('concurrent chat limits', () => {
     const full = await s.api('/api/chat', { method: 'POST', json: { message: 'full', stream: true } });
     expect(full.status).toBe(429);
     expect(await errorCode(full)).toBe('too-many-chats');
-    const bobRefused = (await socket.timeout(5000).emitWithAck('chat:send', { message: 'bob again' })) as Ack;
+    const bobRefused = (await socket.timeout(PATIENCE_MS).emitWithAck('chat:send', { message: 'bob again' })) as Ack;
     expect(bobRefused.error?.code).toBe('too-many-chats');
     expect(provider.requests.filter((r) => r.path.includes('chat')).length).toBe(4);
 

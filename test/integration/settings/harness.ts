@@ -4,6 +4,7 @@ import { loadConfig, type ConfigFlags, type ConfigSource } from '../../../backen
 import type { ConfigKey } from '../../../backend/config/schema.js';
 import { startServer, type RunningServer } from '../../../backend/server.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { tempDir } from '../../fixtures/test-server.js';
 
 /**
@@ -86,7 +87,8 @@ export function settingsHarness() {
         auth: { token },
         extraHeaders: { Origin: origin },
         reconnection: false,
-        timeout: 5000,
+        // A liveness bound on the handshake: a loaded machine can take seconds.
+        timeout: PATIENCE_MS,
       });
       sockets.push(c);
       return c;

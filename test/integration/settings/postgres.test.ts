@@ -2,6 +2,7 @@ import Sqlite from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { SettingsBody, SettingsUpdateBody, StatusBody } from '../../../backend/contract/index.js';
 import { settingsDbPath } from '../../../backend/data/settings-store.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { FAST } from '../postgres/helpers.js';
 import { settingsHarness, type SettingsServer } from './harness.js';
@@ -15,7 +16,7 @@ let pg: PrivatePostgres;
 const h = settingsHarness();
 beforeAll(async () => {
   pg = await startPostgres();
-}, 60_000);
+});
 afterEach(() => h.cleanup());
 afterAll(async () => {
   await pg?.stop();
@@ -55,7 +56,7 @@ describe('settings in PostgreSQL mode', () => {
     const { conversationId } = (await chat.json()) as { conversationId: string };
     expect(provider.requests.at(-1)?.headers.authorization).toBe(`Bearer ${API_KEY}`);
     // The outbox carries the conversation to the database the URL now names.
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + PATIENCE_MS;
     let rows: unknown[] = [];
     while (rows.length === 0 && Date.now() < deadline) {
       // The new database gets its tables when the replicator first reaches it.
@@ -81,7 +82,7 @@ describe('settings in PostgreSQL mode', () => {
     expect(status.components.database.backend).toBe('postgres');
     const listed = (await (await s2.api('/api/conversations')).json()) as { items: Array<{ id: string }> };
     expect(listed.items.map((c) => c.id)).toContain(conversationId);
-  }, 60_000);
+  });
 
   it('moves a running SQLite server to PostgreSQL and back through PATCH, carrying every conversation once', async () => {
     const provider = await h.provider();
@@ -106,7 +107,7 @@ describe('settings in PostgreSQL mode', () => {
     expect(await backend()).toBe('postgres');
     const inPostgres = await turn('written while on PostgreSQL');
     // The outbox fills the new database with what SQLite held and what came after, once each.
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + PATIENCE_MS;
     let ids: string[] = [];
     while (Date.now() < deadline) {
       ids = (await pg.query<{ id: string }>(database, 'SELECT id FROM conversations').catch(() => [])).map((r) => r.id);
@@ -125,5 +126,5 @@ describe('settings in PostgreSQL mode', () => {
     const after = await listed();
     expect(after.filter((id) => id === inSqlite)).toHaveLength(1);
     expect(after.filter((id) => id === inPostgres)).toHaveLength(1);
-  }, 90_000);
+  });
 });

@@ -31,7 +31,7 @@ describe('orchestra serve and the settings API', () => {
       onSignal: (signal, handler) => void handlers.set(signal, handler),
     };
     const exit = runServe(['--port', '0'], io);
-    const url = await waitFor(() => /(http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1], 'the banner', 20_000);
+    const url = await waitFor(() => /(http:\/\/127\.0\.0\.1:\d+)/.exec(err)?.[1], 'the banner');
     const api = (init: RequestInit = {}): Promise<Response> =>
       fetch(`${url}/api/settings`, { ...init, headers: { Authorization: `Bearer ${TOKEN}`, 'Content-Type': 'application/json' } });
 
@@ -48,5 +48,5 @@ describe('orchestra serve and the settings API', () => {
 
     handlers.get('SIGINT')?.();
     expect(await exit).toBe(0);
-  }, 30_000);
+  });
 });

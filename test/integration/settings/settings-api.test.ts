@@ -273,7 +273,7 @@ describe('stored settings at rest and across restarts', () => {
     expect((last?.body as { model?: string }).model).toBe('fake-model-2');
     expect(s2.logs.join('\n')).not.toContain(API_KEY);
     expect(s2.logs.join('\n')).not.toContain('redis-pass-77aa');
-  }, 30_000);
+  });
 
   it('a stored value loses to the environment after a restart, and shows as locked', async () => {
     const dir = h.dir();

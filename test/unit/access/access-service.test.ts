@@ -16,6 +16,7 @@ import { newId } from '../../../backend/data/ids.js';
 import { migrate } from '../../../backend/data/migrate.js';
 import { openSqlite, type OpenedSqlite } from '../../../backend/data/sqlite.js';
 import { DomainError } from '../../../backend/errors.js';
+import { PATIENCE_MS } from '../../fixtures/patience.js';
 import { tempDir } from '../../fixtures/test-server.js';
 
 const OWNER_TOKEN = 'owner-token-0123456789abcdef';
@@ -57,7 +58,7 @@ const bearer = (secret: string): Presented => ({ via: 'bearer', secret });
 const cookie = (secret: string): Presented => ({ via: 'cookie', secret });
 
 async function until<T>(what: string, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + PATIENCE_MS;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;

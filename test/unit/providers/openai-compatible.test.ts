@@ -7,6 +7,7 @@ import { ProviderError } from '../../../backend/providers/errors.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleOptions } from '../../../backend/providers/openai-compatible.js';
 import type { ChatTurn } from '../../../backend/providers/types.js';
 import { startFakeProvider, toolCallEvents, type FakeProvider } from '../../fixtures/fake-provider.js';
+import { PATIENCE_MS, SCHEDULING_SLACK_MS, TIMER_ROUNDING_MS } from '../../fixtures/patience.js';
 import { collect, deadPort, testBreaker } from './harness.js';
 
 const messages: ChatTurn[] = [
@@ -19,7 +20,9 @@ let breaker: Breaker;
 const providers: OpenAICompatibleProvider[] = [];
 
 function provider(options: Partial<OpenAICompatibleOptions> = {}): OpenAICompatibleProvider {
-  const p = new OpenAICompatibleProvider({ baseUrl: fake.url, breaker, idleTimeoutMs: 300, connectTimeoutMs: 500, ...options });
+  // A provider that answers must not be taken for idle or unreachable because a busy machine ran
+  // it late; the tests about those limits set their own.
+  const p = new OpenAICompatibleProvider({ baseUrl: fake.url, breaker, idleTimeoutMs: PATIENCE_MS, connectTimeoutMs: PATIENCE_MS, ...options });
   providers.push(p);
   return p;
 }
@@ -221,13 +224,15 @@ describe('OpenAICompatibleProvider failures', () => {
 
   it('headers then silence is provider-timeout after the idle timeout, and the request is aborted', async () => {
     fake.set({ mode: 'hang' });
-    const started = Date.now();
-    const out = await collect(provider({ model: 'm', idleTimeoutMs: 200 }).stream({ messages, signal: signal() }));
-    const elapsed = Date.now() - started;
+    const idleTimeoutMs = 200;
+    const started = performance.now();
+    const out = await collect(provider({ model: 'm', idleTimeoutMs }).stream({ messages, signal: signal() }));
+    const elapsed = performance.now() - started;
     expect(out.error?.code).toBe('provider-timeout');
     expect(out.error && httpStatusOf(out.error)).toBe(504);
-    expect(elapsed).toBeGreaterThanOrEqual(150);
-    expect(elapsed).toBeLessThan(2_000);
+    // Not before the idle limit (a busy machine only makes it later), and not never.
+    expect(elapsed).toBeGreaterThanOrEqual(idleTimeoutMs - TIMER_ROUNDING_MS);
+    expect(elapsed).toBeLessThan(idleTimeoutMs + SCHEDULING_SLACK_MS);
     await fake.waitForAbort();
     expect(breaker.snapshot().failures).toBe(1);
   });
@@ -251,14 +256,18 @@ describe('OpenAICompatibleProvider failures', () => {
     // ~6 MB: far more than the socket and stream buffers hold, so the upstream must wait for us.
     const big = 'x'.repeat(2_000);
     fake.set({ tokens: 3_000, tokensPerChunk: 10, tokenText: () => big });
-    const p = provider({ model: 'm', idleTimeoutMs: 200 });
+    // The consumer pauses for several idle limits; the limit itself is long enough that a busy
+    // machine's pauses between the provider's writes do not reach it.
+    const idleTimeoutMs = 1_000;
+    const p = provider({ model: 'm', idleTimeoutMs });
     let n = 0;
     let chars = 0;
     for await (const ev of p.stream({ messages, signal: signal() })) {
       if (ev.type !== 'delta') continue;
       chars += ev.text.length;
       if (++n === 1) {
-        await new Promise((r) => setTimeout(r, 1_500));
+        // A pause the consumer takes, not a wait for something.
+        await new Promise((r) => setTimeout(r, 3 * idleTimeoutMs));
         expect(fake.activeStreams()).toBe(1);
       }
     }
