@@ -1,0 +1,148 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type Sqlite from 'better-sqlite3';
+
+/**
+ * WAL checkpoints on a worker thread of their own. SQLite's automatic checkpoint runs inside the
+ * commit that pushes the WAL past 1,000 pages: that commit copies the pages into the database
+ * file and waits for two fsyncs, on the thread that serves every request. Under steady writes
+ * (chat turns) that was a stall of several to tens of milliseconds every few dozen commits, and a
+ * tenth of the server's CPU per turn. Here a second connection, on a worker, checkpoints shortly
+ * after writes (PASSIVE: it never blocks the writer), and does nearly all the copying and syncing.
+ * The writing connection keeps an automatic checkpoint, at WRITER_CHECKPOINT_PAGES instead of
+ * 1,000: under writes that never pause, the worker's checkpoints never catch up with the end of
+ * the WAL, and only a checkpoint that did lets the next commit start the WAL over from its
+ * beginning. The writer's own checkpoint then finds all but the last moments' pages copied and
+ * synced already. Durability is unchanged: commits are in the WAL as before, and every
+ * checkpoint syncs the WAL and the database file as the automatic one did.
+ *
+ * The worker sleeps (Atomics.wait) until the writing thread marks the database written, so an
+ * idle server costs nothing. If the worker cannot run (no worker threads, the driver fails to
+ * load there), the writing connection gets its automatic checkpoint back.
+ */
+
+/** How long writes gather in the WAL before the worker copies them over, in ms. */
+export const CHECKPOINT_DELAY_MS = 100;
+
+/** SQLite's default, restored if the worker fails. */
+const AUTOCHECKPOINT_PAGES = 1000;
+
+/** The writing connection's own checkpoint while the worker runs: a WAL of up to 16 MiB. */
+export const WRITER_CHECKPOINT_PAGES = 4000;
+
+const IDLE = 0;
+const WRITTEN = 1;
+const CLOSING = 2;
+
+export interface CheckpointResult {
+  /** Frames in the WAL when the checkpoint ran. */
+  log: number;
+  /** Frames of them now in the database file. */
+  checkpointed: number;
+}
+
+// A CommonJS script run with `eval`: it needs no file of its own next to the bundle or in the
+// packaged app. The driver is loaded by the absolute path the writing thread resolved.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const state = new Int32Array(workerData.state);
+const db = new Database(workerData.file, { fileMustExist: true });
+db.pragma('busy_timeout = 5000');
+db.pragma('synchronous = NORMAL');
+db.pragma('wal_autocheckpoint = 0');
+for (;;) {
+  Atomics.wait(state, 0, ${IDLE});
+  if (Atomics.load(state, 0) === ${CLOSING}) break;
+  // Let the writes of the next moments join this checkpoint; a close ends the wait early.
+  Atomics.wait(state, 0, ${WRITTEN}, workerData.delayMs);
+  if (Atomics.compareExchange(state, 0, ${WRITTEN}, ${IDLE}) !== ${WRITTEN}) break;
+  const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+  parentPort.postMessage({ log: result.log, checkpointed: result.checkpointed });
+}
+db.close();
+`;
+
+const requireModule = createRequire(import.meta.url);
+
+export interface BackgroundCheckpointOptions {
+  delayMs?: number;
+  /** The better-sqlite3 entry the worker loads; tests point it elsewhere to make the worker fail. */
+  driver?: string;
+  /** Told when the worker failed and the writing connection checkpoints by itself again. */
+  onFailure?: (err: Error) => void;
+}
+
+export class BackgroundCheckpoints {
+  private worker: Worker | undefined;
+  private readonly state = new Int32Array(new SharedArrayBuffer(4));
+  private failed = false;
+  private closed = false;
+  private readonly listeners = new Set<(result: CheckpointResult) => void>();
+
+  constructor(
+    private readonly raw: Sqlite.Database,
+    private readonly file: string,
+    private readonly options: BackgroundCheckpointOptions = {},
+  ) {
+    raw.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+  }
+
+  /** True while checkpoints are left to the worker (false once it failed and SQLite does them again). */
+  get active(): boolean {
+    return !this.failed && !this.closed;
+  }
+
+  /** Called after the writing connection ran a statement that writes. */
+  wrote(): void {
+    if (this.failed || this.closed) return;
+    this.worker ??= this.start();
+    if (Atomics.compareExchange(this.state, 0, IDLE, WRITTEN) === IDLE) Atomics.notify(this.state, 0);
+  }
+
+  /** Runs after each checkpoint the worker made (tests, diagnostics). */
+  onCheckpoint(listener: (result: CheckpointResult) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Stops the worker after the checkpoint it may be running; it then closes its connection. The
+   * writing connection may close at once: whichever closes last checkpoints the rest.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.state, 0, CLOSING);
+    Atomics.notify(this.state, 0);
+  }
+
+  private start(): Worker {
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: {
+        driver: this.options.driver ?? requireModule.resolve('better-sqlite3'),
+        file: this.file,
+        state: this.state.buffer,
+        delayMs: this.options.delayMs ?? CHECKPOINT_DELAY_MS,
+      },
+    });
+    // Never what keeps the process alive: a process that exits leaves the WAL to the next start.
+    worker.unref();
+    worker.on('message', (result: CheckpointResult) => {
+      for (const listener of this.listeners) listener(result);
+    });
+    worker.on('error', (err) => this.fallBack(err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fallBack(new Error(`the checkpoint worker stopped (exit code ${code})`));
+    });
+    return worker;
+  }
+
+  private fallBack(err: Error): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (!this.closed && this.raw.open) this.raw.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
+    this.options.onFailure?.(err);
+  }
+}
