@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type Sqlite from 'better-sqlite3';
 
 /**
@@ -16,9 +16,12 @@ import type Sqlite from 'better-sqlite3';
  * synced already. Durability is unchanged: commits are in the WAL as before, and every
  * checkpoint syncs the WAL and the database file as the automatic one did.
  *
- * The worker sleeps (Atomics.wait) until the writing thread marks the database written, so an
- * idle server costs nothing. If the worker cannot run (no worker threads, the driver fails to
- * load there), the writing connection gets its automatic checkpoint back.
+ * The worker starts once the connection has run START_AFTER_WRITES writing statements: a server
+ * that writes now and then (a desktop app between messages) checkpoints rarely and is better off
+ * without a thread and its memory (about 10 MB). Once started, it sleeps (Atomics.wait) until the
+ * writing thread marks the database written, so an idle server costs nothing. If the worker
+ * cannot run (no worker threads, the driver fails to load there), the writing connection gets
+ * SQLite's automatic checkpoint back.
  */
 
 /** How long writes gather in the WAL before the worker copies them over, in ms. */
@@ -29,6 +32,9 @@ const AUTOCHECKPOINT_PAGES = 1000;
 
 /** The writing connection's own checkpoint while the worker runs: a WAL of up to 16 MiB. */
 export const WRITER_CHECKPOINT_PAGES = 4000;
+
+/** Writing statements (begin and commit included) before the worker starts: a few hundred turns. */
+export const START_AFTER_WRITES = 1000;
 
 const IDLE = 0;
 const WRITTEN = 1;
@@ -67,6 +73,8 @@ const requireModule = createRequire(import.meta.url);
 
 export interface BackgroundCheckpointOptions {
   delayMs?: number;
+  /** Default START_AFTER_WRITES. */
+  startAfterWrites?: number;
   /** The better-sqlite3 entry the worker loads; tests point it elsewhere to make the worker fail. */
   driver?: string;
   /** Told when the worker failed and the writing connection checkpoints by itself again. */
@@ -78,25 +86,27 @@ export class BackgroundCheckpoints {
   private readonly state = new Int32Array(new SharedArrayBuffer(4));
   private failed = false;
   private closed = false;
+  private writes = 0;
   private readonly listeners = new Set<(result: CheckpointResult) => void>();
 
   constructor(
     private readonly raw: Sqlite.Database,
     private readonly file: string,
     private readonly options: BackgroundCheckpointOptions = {},
-  ) {
-    raw.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
-  }
+  ) {}
 
-  /** True while checkpoints are left to the worker (false once it failed and SQLite does them again). */
+  /** True while checkpoints are left to the worker: it started and has not failed or been closed. */
   get active(): boolean {
-    return !this.failed && !this.closed;
+    return this.worker !== undefined && !this.failed && !this.closed;
   }
 
-  /** Called after the writing connection ran a statement that writes. */
+  /** Called when the writing connection runs a statement that writes. */
   wrote(): void {
     if (this.failed || this.closed) return;
-    this.worker ??= this.start();
+    if (this.worker === undefined) {
+      if (++this.writes < (this.options.startAfterWrites ?? START_AFTER_WRITES)) return;
+      this.worker = this.start();
+    }
     if (Atomics.compareExchange(this.state, 0, IDLE, WRITTEN) === IDLE) Atomics.notify(this.state, 0);
   }
 
@@ -118,7 +128,10 @@ export class BackgroundCheckpoints {
   }
 
   private start(): Worker {
-    const worker = new Worker(WORKER_SOURCE, {
+    this.raw.pragma(`wal_autocheckpoint = ${WRITER_CHECKPOINT_PAGES}`);
+    // Loaded when the first worker starts, not with the server: most runs never need one.
+    const { Worker: WorkerThread } = requireModule('node:worker_threads') as typeof import('node:worker_threads');
+    const worker = new WorkerThread(WORKER_SOURCE, {
       eval: true,
       workerData: {
         driver: this.options.driver ?? requireModule.resolve('better-sqlite3'),
