@@ -7,25 +7,23 @@ import type Sqlite from 'better-sqlite3';
  * commit that pushes the WAL past 1,000 pages: that commit copies the pages into the database
  * file and waits for two fsyncs, on the thread that serves every request. Under steady writes
  * (chat turns) that was a stall of several to tens of milliseconds every few dozen commits, and a
- * tenth of the server's CPU per turn. Here a second connection, on a worker, checkpoints shortly
- * after writes (PASSIVE: it never blocks the writer), and does nearly all the copying and syncing.
- * The writing connection keeps an automatic checkpoint, at WRITER_CHECKPOINT_PAGES instead of
- * 1,000: under writes that never pause, the worker's checkpoints never catch up with the end of
- * the WAL, and only a checkpoint that did lets the next commit start the WAL over from its
- * beginning. The writer's own checkpoint then finds all but the last moments' pages copied and
- * synced already. Durability is unchanged: commits are in the WAL as before, and every
- * checkpoint syncs the WAL and the database file as the automatic one did.
+ * tenth of the server's CPU per turn. Here a second connection, on a worker, checkpoints
+ * (PASSIVE: it never blocks the writer) about as often as SQLite would have: after every
+ * CHECKPOINT_EVERY_WRITES writing statements, some 1,000 pages of WAL for chat traffic. It does
+ * nearly all the copying and syncing. The writing connection keeps an automatic checkpoint, at
+ * WRITER_CHECKPOINT_PAGES instead of 1,000: under writes that never pause, the worker's
+ * checkpoints never catch up with the end of the WAL, and only a checkpoint that did lets the
+ * next commit start the WAL over from its beginning. The writer's own checkpoint then finds all
+ * but the last pages copied and synced already. Durability is unchanged: commits are in the WAL
+ * as before, and every checkpoint syncs the WAL and the database file as the automatic one did.
  *
  * The worker starts once the connection has run START_AFTER_WRITES writing statements: a server
  * that writes now and then (a desktop app between messages) checkpoints rarely and is better off
  * without a thread and its memory (about 10 MB). Once started, it sleeps (Atomics.wait) until the
- * writing thread marks the database written, so an idle server costs nothing. If the worker
- * cannot run (no worker threads, the driver fails to load there), the writing connection gets
- * SQLite's automatic checkpoint back.
+ * writing thread signals, so an idle server costs nothing. If the worker cannot run (no worker
+ * threads, the driver fails to load there), the writing connection gets SQLite's automatic
+ * checkpoint back.
  */
-
-/** How long writes gather in the WAL before the worker copies them over, in ms. */
-export const CHECKPOINT_DELAY_MS = 100;
 
 /** SQLite's default, restored if the worker fails. */
 const AUTOCHECKPOINT_PAGES = 1000;
@@ -35,6 +33,12 @@ export const WRITER_CHECKPOINT_PAGES = 4000;
 
 /** Writing statements (begin and commit included) before the worker starts: a few hundred turns. */
 export const START_AFTER_WRITES = 1000;
+
+/**
+ * Writing statements between two checkpoints of the worker. A chat turn runs four, and with
+ * group commit its writes take about two WAL pages, so this is about SQLite's own 1,000 pages.
+ */
+export const CHECKPOINT_EVERY_WRITES = 2000;
 
 const IDLE = 0;
 const WRITTEN = 1;
@@ -59,9 +63,6 @@ db.pragma('synchronous = NORMAL');
 db.pragma('wal_autocheckpoint = 0');
 for (;;) {
   Atomics.wait(state, 0, ${IDLE});
-  if (Atomics.load(state, 0) === ${CLOSING}) break;
-  // Let the writes of the next moments join this checkpoint; a close ends the wait early.
-  Atomics.wait(state, 0, ${WRITTEN}, workerData.delayMs);
   if (Atomics.compareExchange(state, 0, ${WRITTEN}, ${IDLE}) !== ${WRITTEN}) break;
   const [result] = db.pragma('wal_checkpoint(PASSIVE)');
   parentPort.postMessage({ log: result.log, checkpointed: result.checkpointed });
@@ -72,9 +73,10 @@ db.close();
 const requireModule = createRequire(import.meta.url);
 
 export interface BackgroundCheckpointOptions {
-  delayMs?: number;
   /** Default START_AFTER_WRITES. */
   startAfterWrites?: number;
+  /** Default CHECKPOINT_EVERY_WRITES. */
+  checkpointEveryWrites?: number;
   /** The better-sqlite3 entry the worker loads; tests point it elsewhere to make the worker fail. */
   driver?: string;
   /** Told when the worker failed and the writing connection checkpoints by itself again. */
@@ -103,10 +105,15 @@ export class BackgroundCheckpoints {
   /** Called when the writing connection runs a statement that writes. */
   wrote(): void {
     if (this.failed || this.closed) return;
+    this.writes++;
     if (this.worker === undefined) {
-      if (++this.writes < (this.options.startAfterWrites ?? START_AFTER_WRITES)) return;
+      if (this.writes < (this.options.startAfterWrites ?? START_AFTER_WRITES)) return;
       this.worker = this.start();
+    } else if (this.writes < (this.options.checkpointEveryWrites ?? CHECKPOINT_EVERY_WRITES)) {
+      return;
     }
+    this.writes = 0;
+    // A signal the worker has not taken yet stands for these writes too.
     if (Atomics.compareExchange(this.state, 0, IDLE, WRITTEN) === IDLE) Atomics.notify(this.state, 0);
   }
 
@@ -137,7 +144,6 @@ export class BackgroundCheckpoints {
         driver: this.options.driver ?? requireModule.resolve('better-sqlite3'),
         file: this.file,
         state: this.state.buffer,
-        delayMs: this.options.delayMs ?? CHECKPOINT_DELAY_MS,
       },
     });
     // Never what keeps the process alive: a process that exits leaves the WAL to the next start.

@@ -3,7 +3,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { makePrivateDir, makePrivateFile, restrictIfPresent } from '../private-files.js';
-import { BackgroundCheckpoints } from './checkpoints.js';
+import { BackgroundCheckpoints, type BackgroundCheckpointOptions } from './checkpoints.js';
 
 /** Turns `sqlite:///abs/path.db` (or `sqlite://relative.db`, or `sqlite::memory:`) into a path. */
 export function sqlitePath(url: string, cwd = process.cwd()): string {
@@ -25,7 +25,7 @@ export interface OpenSqliteOptions {
    * Checkpoint the WAL on a worker thread instead of inside the commits of this connection. For
    * the long-lived databases the server writes to all the time (app.db, the replica).
    */
-  backgroundCheckpoints?: boolean;
+  backgroundCheckpoints?: boolean | BackgroundCheckpointOptions;
   /** Told if the checkpoint worker fails (the connection then checkpoints by itself again). */
   onCheckpointFailure?: (err: Error) => void;
 }
@@ -50,9 +50,13 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Opene
   raw.pragma('foreign_keys = ON');
   // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commit.
   raw.pragma('synchronous = NORMAL');
+  const background = options.backgroundCheckpoints;
   const checkpoints =
-    options.backgroundCheckpoints === true && file !== ':memory:'
-      ? new BackgroundCheckpoints(raw, file, options.onCheckpointFailure ? { onFailure: options.onCheckpointFailure } : {})
+    background !== undefined && background !== false && file !== ':memory:'
+      ? new BackgroundCheckpoints(raw, file, {
+          ...(background === true ? {} : background),
+          ...(options.onCheckpointFailure ? { onFailure: options.onCheckpointFailure } : {}),
+        })
       : undefined;
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints) }) });
   return { db, raw, file, checkpoints };

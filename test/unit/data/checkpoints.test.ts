@@ -17,7 +17,8 @@ afterEach(async () => {
 describe('WAL checkpoints on a worker thread', () => {
   it('copies committed writes into the database file from the worker, once there were enough of them; the writer then checkpoints only past a larger WAL', async () => {
     const file = path.join(tempDir(), 'app.db');
-    const { db, raw, checkpoints } = openSqlite(file, { backgroundCheckpoints: true });
+    // Checkpoints after every writing statement, so that the last write is checkpointed too.
+    const { db, raw, checkpoints } = openSqlite(file, { backgroundCheckpoints: { startAfterWrites: START_AFTER_WRITES, checkpointEveryWrites: 1 } });
     const store = new KyselyStore(db, 'sqlite');
     open.push(store);
     expect(checkpoints).toBeDefined();
