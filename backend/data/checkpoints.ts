@@ -108,7 +108,13 @@ export class BackgroundCheckpoints {
     this.writes++;
     if (this.worker === undefined) {
       if (this.writes < (this.options.startAfterWrites ?? START_AFTER_WRITES)) return;
-      this.worker = this.start();
+      try {
+        this.worker = this.start();
+      } catch (err) {
+        // This runs as a statement is prepared: a worker that cannot start must not fail it.
+        this.fallBack(err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
     } else if (this.writes < (this.options.checkpointEveryWrites ?? CHECKPOINT_EVERY_WRITES)) {
       return;
     }
