@@ -186,11 +186,14 @@ async function runCompiled<R extends object>(
   const adapter = db.getExecutor().adapter;
   let known = shapes.get(adapter);
   if (known === undefined) shapes.set(adapter, (known = new Map<string, Shape>()));
-  // Kysely leaves out columns whose value is undefined, so they change the statement.
-  const columns = Object.keys(values).filter((c) => values[c] !== undefined);
-  const key = `${name}:${columns.join(',')}`;
+  // Kysely leaves out columns whose value is undefined, so they change the statement. Each kind of
+  // row has the same columns every time (conversationRow, messageRow, validationRow), so those
+  // left out (nearly always none) are what tells its statements apart.
+  let key = name;
+  for (const c in values) if (values[c] === undefined) key += `,${c}`;
   let shape = known.get(key);
   if (shape === undefined) {
+    const columns = Object.keys(values).filter((c) => values[c] !== undefined);
     shape = learnShape(columns, (placeholders) => build(db, placeholders as R).compile());
     known.set(key, shape);
   }

@@ -235,6 +235,10 @@ describe('SQLite store', () => {
     await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
     await store.apply([{ kind: 'message.upsert', row: finished }]);
     await store.apply([{ kind: 'conversation.upsert', row: renamed }]);
+    // A value left undefined is left out of the statement (Kysely's rule): another statement.
+    const unnamed = { ...finished, content: 'edited', model: undefined } as unknown as Message;
+    await store.apply([{ kind: 'message.upsert', row: unnamed }]);
+    await store.apply([{ kind: 'message.upsert', row: finished }]);
 
     const { id: _i, created_at: _ca, ...cChanges } = conversationRow(c);
     const { id: _j, created_at: _cb, ...rChanges } = conversationRow(renamed);
@@ -247,7 +251,10 @@ describe('SQLite store', () => {
       built(messageRow(m)),
       built(messageRow(finished)),
       db.insertInto('conversations').values(conversationRow(renamed)).onConflict((oc) => oc.column('id').doUpdateSet(rChanges)).compile(),
+      built(messageRow(unnamed)),
+      built(messageRow(finished)),
     ];
+    expect(ran[4]?.sql).not.toContain('"model"');
     expect(ran).toEqual(expected.map((q) => ({ sql: q.sql, parameters: q.parameters })));
     // And the rows hold the values of the last writes, not those of the first.
     expect(await store.getMessage(m.id)).toMatchObject({ content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } });
