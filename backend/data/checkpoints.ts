@@ -43,6 +43,10 @@ export const CHECKPOINT_EVERY_WRITES = 2000;
 const IDLE = 0;
 const WRITTEN = 1;
 const CLOSING = 2;
+const CLOSED = 3;
+
+/** The longest a close waits for the worker to close its connection first, in ms. */
+const CLOSE_WAIT_MS = 5000;
 
 export interface CheckpointResult {
   /** Frames in the WAL when the checkpoint ran. */
@@ -68,6 +72,8 @@ for (;;) {
   parentPort.postMessage({ log: result.log, checkpointed: result.checkpointed });
 }
 db.close();
+Atomics.store(state, 0, ${CLOSED});
+Atomics.notify(state, 0);
 `;
 
 const requireModule = createRequire(import.meta.url);
@@ -130,14 +136,17 @@ export class BackgroundCheckpoints {
   }
 
   /**
-   * Stops the worker after the checkpoint it may be running; it then closes its connection. The
-   * writing connection may close at once: whichever closes last checkpoints the rest.
+   * Stops the worker after the checkpoint it may be running and waits (synchronously, as the
+   * driver's close is) until it closed its connection: the writing connection must close last,
+   * because the last connection to close is the one that checkpoints the rest of the WAL and
+   * removes it, leaving only the database file.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     Atomics.store(this.state, 0, CLOSING);
     Atomics.notify(this.state, 0);
+    if (this.worker !== undefined && !this.failed) Atomics.wait(this.state, 0, CLOSING, CLOSE_WAIT_MS);
   }
 
   private start(): Worker {
