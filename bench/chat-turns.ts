@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { startProvider } from './chat-stream.js';
-import { cpuMsOf, line, startOrchestra } from './lib.js';
+import { cpuMsOf, line, mainThreadOf, startOrchestra } from './lib.js';
 
 /**
  * Chat turns per second through POST /api/chat (JSON answer, a 5-token reply, every turn a new
@@ -42,15 +42,22 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
     const pid = orchestra.child.pid as number;
     const direct = async (s: number): Promise<number> => (await load(`${provider.url}/chat/completions`, completion, {}, s)).rate;
     const cpuPerTurn: number[] = [];
+    const threads: Array<{ rate: number; run: number; wait: number }> = [];
     const through = async (s: number): Promise<number> => {
       const cpu = cpuMsOf(pid);
+      const main = mainThreadOf(pid);
+      const started = performance.now();
       const { rate, count } = await load(`${orchestra.url}/api/chat`, { message: 'hi' }, auth, s);
+      const wall = performance.now() - started;
+      const after = mainThreadOf(pid);
       cpuPerTurn.push((cpuMsOf(pid) - cpu) / count);
+      threads.push({ rate, run: (after.runMs - main.runMs) / wall, wait: (after.waitMs - main.waitMs) / wall });
       return rate;
     };
     await direct(1);
     await through(2);
     cpuPerTurn.length = 0;
+    threads.length = 0;
     const directRuns: number[] = [];
     const throughRuns: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -69,6 +76,16 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
     // The server's own CPU time per turn: what the profile says a turn costs, steadier than a rate
     // when other work competes for the machine.
     line('  server CPU per chat turn', `${Math.min(...cpuPerTurn).toFixed(2)} ms (runs: ${cpuPerTurn.map((c) => c.toFixed(2)).join(', ')})`, '');
+    // Where the server's event loop spent the best run: on a CPU, runnable but waiting for one
+    // (other work on the machine: the rate then says more about the machine than the server),
+    // or asleep (idle, waiting for the clients or the provider, or blocked in a system call).
+    const best = threads.reduce((a, b) => (b.rate > a.rate ? b : a));
+    const pct = (f: number): string => `${(f * 100).toFixed(0)}%`;
+    line(
+      '  server event loop (best run)',
+      `on a CPU ${pct(best.run)}, waiting for one ${pct(best.wait)}, asleep ${pct(Math.max(0, 1 - best.run - best.wait))}`,
+      '',
+    );
   } finally {
     await orchestra.stop();
     provider.child.kill();

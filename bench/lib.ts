@@ -48,12 +48,15 @@ export interface Orchestra {
   stop(): Promise<void>;
 }
 
-/** Starts `orchestra serve` from the built dist/ in its own process, as a user would. */
-export async function startOrchestra(env: Record<string, string> = {}): Promise<Orchestra> {
+/**
+ * Starts `orchestra serve` from the built dist/ in its own process, as a user would. `nodeArgs`
+ * go to that Node process (e.g. `--cpu-prof` to see where a bench's server time goes).
+ */
+export async function startOrchestra(env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Orchestra> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'orchestra-bench-'));
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [path.join(root, 'bin', 'orchestra.js'), 'serve', '--port', String(port)], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin', 'orchestra.js'), 'serve', '--port', String(port)], {
     env: { ...process.env, DATA_DIR: dataDir, LOG_LEVEL: 'warn', LOG_TO_FILE: 'false', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -95,6 +98,16 @@ export function cpuMsOf(pid: number): number {
   // Fields after the command name, which is in parentheses and may hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+/**
+ * A process's main thread (its event loop, for Node) as the scheduler saw it: ms on a CPU and ms
+ * runnable but waiting for one, from /proc/<pid>/task/<pid>/schedstat (Linux). What is left of
+ * the wall time it spent asleep: idle, or blocked in a system call.
+ */
+export function mainThreadOf(pid: number): { runMs: number; waitMs: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { runMs: (run ?? NaN) / 1e6, waitMs: (wait ?? NaN) / 1e6 };
 }
 
 export function line(name: string, value: string, verdict: string): void {

@@ -10,9 +10,27 @@ const bytes = new Uint8Array(16);
 let lastMs = -1;
 let sequence = 0;
 
+/**
+ * Random bytes drawn in blocks: one call into the CSPRNG costs far more than copying ten bytes,
+ * and a chat turn makes several ids. Bytes are used once each, in order, as a fresh call would
+ * give them.
+ */
+const POOL_SIZE = 4096;
+const pool = new Uint8Array(POOL_SIZE);
+let poolAt = POOL_SIZE;
+
+function randomInto(target: Uint8Array, offset: number, length: number): void {
+  if (poolAt + length > POOL_SIZE) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  target.set(pool.subarray(poolAt, poolAt + length), offset);
+  poolAt += length;
+}
+
 export function newId(): string {
   let ms = Date.now();
-  randomFillSync(bytes, 6, 10);
+  randomInto(bytes, 6, 10);
   if (ms <= lastMs) {
     // Same (or an earlier, after a clock step) millisecond: keep order with a 12-bit counter.
     ms = lastMs;
@@ -31,9 +49,15 @@ export function newId(): string {
   bytes[6] = 0x70 | ((sequence >>> 8) & 0x0f);
   bytes[7] = sequence & 0xff;
   bytes[8] = 0x80 | ((bytes[8] ?? 0) & 0x3f);
-  const hex = Buffer.from(bytes).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  let id = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
+    id += HEX[bytes[i] ?? 0];
+  }
+  return id;
 }
+
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isId = (value: string): boolean => UUID.test(value);

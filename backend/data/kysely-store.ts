@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from 'kysely';
+import { createQueryId, type CompiledQuery, type DialectAdapter, type Kysely, type Transaction } from 'kysely';
 import { invalid } from '../errors.js';
 import { KyselyCredentialStore, type CredentialStore } from './credentials.js';
 import { searchPostgres, searchSqlite } from './search.js';
@@ -136,38 +136,104 @@ export function decodeCursor(cursor: string): { updatedAt: string; id: string } 
   return { updatedAt: text.slice(0, at), id: text.slice(at + 1) };
 }
 
+type Executor = Transaction<Database> | Kysely<Database>;
+
+const upsertConversation = (db: Executor, row: ConversationsTable) =>
+  db
+    .insertInto('conversations')
+    .values(row)
+    .onConflict((oc) => {
+      const { id: _id, created_at: _created, ...changes } = row;
+      return oc.column('id').doUpdateSet(changes);
+    });
+
+const upsertMessage = (db: Executor, row: MessagesTable) => {
+  const { id: _id, conversation_id: _c, created_at: _created, ...changes } = row;
+  return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes));
+};
+
+const insertValidation = (db: Executor, row: ValidationsTable) =>
+  db
+    .insertInto('validations')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doNothing());
+
+/**
+ * A write statement compiled once, and which column's value goes in each of its parameters.
+ * null: the statement could not be mapped that way, so it is built every time.
+ */
+type Shape = { compiled: CompiledQuery; columns: string[] } | null;
+
+/** Per dialect (each Kysely instance has its own adapter), per statement and set of columns. */
+const shapes = new WeakMap<DialectAdapter, Map<string, Shape>>();
+
+/**
+ * Runs the statement `build` makes for `row`, compiled once per dialect and column set: building
+ * and compiling Kysely's query tree cost about as much as SQLite running the insert, and a chat
+ * turn writes the same few statements every time. The first call compiles the statement for a
+ * row of placeholders, one per column, to learn where each column's value goes among the
+ * parameters; every later call only puts the row's values there. The SQL is the one Kysely
+ * builds for the row, so both dialects and every caller (store, replica, replicator) run exactly
+ * what they ran before.
+ */
+async function runCompiled<R extends object>(
+  db: Executor,
+  name: string,
+  row: R,
+  build: (db: Executor, row: R) => { compile(): CompiledQuery; execute(): Promise<unknown> },
+): Promise<void> {
+  const values = row as Record<string, unknown>;
+  const adapter = db.getExecutor().adapter;
+  let known = shapes.get(adapter);
+  if (known === undefined) shapes.set(adapter, (known = new Map<string, Shape>()));
+  // Kysely leaves out columns whose value is undefined, so they change the statement. Each kind of
+  // row has the same columns every time (conversationRow, messageRow, validationRow), so those
+  // left out (nearly always none) are what tells its statements apart.
+  let key = name;
+  for (const c in values) if (values[c] === undefined) key += `,${c}`;
+  let shape = known.get(key);
+  if (shape === undefined) {
+    const columns = Object.keys(values).filter((c) => values[c] !== undefined);
+    shape = learnShape(columns, (placeholders) => build(db, placeholders as R).compile());
+    known.set(key, shape);
+  }
+  if (shape === null) {
+    await build(db, row).execute();
+    return;
+  }
+  const parameters = shape.columns.map((c) => values[c]);
+  await db.executeQuery({ ...shape.compiled, parameters, queryId: createQueryId() });
+}
+
+function learnShape(columns: string[], compile: (row: Record<string, unknown>) => CompiledQuery): Shape {
+  const marker = (c: string): string => `\u0000orchestra-column:${c}`;
+  const byMarker = new Map(columns.map((c) => [marker(c), c]));
+  const compiled = compile(Object.fromEntries(columns.map((c) => [c, marker(c)])));
+  const mapped: string[] = [];
+  for (const p of compiled.parameters) {
+    const column = typeof p === 'string' ? byMarker.get(p) : undefined;
+    if (column === undefined) return null;
+    mapped.push(column);
+  }
+  return { compiled, columns: mapped };
+}
+
 /** Applies one mutation inside a transaction; shared by the local store and the replicator. */
-export async function applyMutation(trx: Transaction<Database> | Kysely<Database>, m: Mutation): Promise<void> {
+export async function applyMutation(trx: Executor, m: Mutation): Promise<void> {
   switch (m.kind) {
-    case 'conversation.upsert': {
-      const row = conversationRow(m.row);
-      await trx
-        .insertInto('conversations')
-        .values(row)
-        .onConflict((oc) => {
-          const { id: _id, created_at: _created, ...changes } = row;
-          return oc.column('id').doUpdateSet(changes);
-        })
-        .execute();
+    case 'conversation.upsert':
+      await runCompiled(trx, 'conversation.upsert', conversationRow(m.row), upsertConversation);
       return;
-    }
     case 'conversation.delete':
       // Explicit child delete: PostgreSQL cascades too, but this keeps both dialects identical.
       await trx.deleteFrom('messages').where('conversation_id', '=', m.id).execute();
       await trx.deleteFrom('conversations').where('id', '=', m.id).execute();
       return;
-    case 'message.upsert': {
-      const row = messageRow(m.row);
-      const { id: _id, conversation_id: _c, created_at: _created, ...changes } = row;
-      await trx.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).execute();
+    case 'message.upsert':
+      await runCompiled(trx, 'message.upsert', messageRow(m.row), upsertMessage);
       return;
-    }
     case 'validation.insert':
-      await trx
-        .insertInto('validations')
-        .values(validationRow(m.row))
-        .onConflict((oc) => oc.column('id').doNothing())
-        .execute();
+      await runCompiled(trx, 'validation.insert', validationRow(m.row), insertValidation);
       return;
   }
 }
@@ -199,8 +265,8 @@ export class KyselyStore implements Store {
       this.queued.push({ mutations, resolve, reject, at: performance.now() });
       if (!this.draining) {
         this.draining = true;
-        // Writes asked for in the same tick share the first transaction.
-        queueMicrotask(() => void this.drain());
+        // Writes asked for in this turn of the event loop share the first transaction.
+        setImmediate(() => void this.drain());
       }
     });
   }
@@ -212,9 +278,14 @@ export class KyselyStore implements Store {
   /**
    * Group commit on SQLite: a transaction's commit (its WAL write, and now and then a checkpoint)
    * costs more than the few rows of a chat turn, and the single connection runs one transaction
-   * at a time anyway. So every write asked for while a transaction runs goes into the next one,
-   * which commits them all at once. Each caller still sees its own outcome: when a shared
-   * transaction fails, its writes are tried again one by one, so one bad write fails alone.
+   * at a time anyway. The first transaction starts once the event loop has run the callbacks it
+   * had ready (setImmediate), so the writes of every request, provider reply and socket event
+   * handled in that turn of the loop commit together; every write asked for while a transaction
+   * runs goes into the next one. No timer is involved: a lone write waits only for the callbacks
+   * already due, never for others to arrive. (Waiting only for the current microtasks is not
+   * enough: better-sqlite3 runs synchronously, so writes of other requests never arrive within
+   * them, and each chat turn paid two commits.) Each caller still sees its own outcome: when a
+   * shared transaction fails, its writes are tried again one by one, so one bad write fails alone.
    */
   private async drain(): Promise<void> {
     try {

@@ -49,7 +49,10 @@ export function postgresBreakerTimeout(config: Config): number {
 }
 
 async function openLocal(file: string, logger: Logger, withReplicaTables: boolean) {
-  const { db } = openSqlite(file);
+  const { db } = openSqlite(file, {
+    backgroundCheckpoints: true,
+    onCheckpointFailure: (err) => logger.warn({ err: err.message, file }, 'WAL checkpoints run in the writing thread again: their worker failed'),
+  });
   try {
     const applied = await migrate(db);
     const local = withReplicaTables ? await migrate(db, { migrations: localMigrations, table: LOCAL_MIGRATIONS_TABLE }) : [];

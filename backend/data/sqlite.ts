@@ -3,6 +3,7 @@ import Sqlite from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { makePrivateDir, makePrivateFile, restrictIfPresent } from '../private-files.js';
+import { BackgroundCheckpoints, type BackgroundCheckpointOptions } from './checkpoints.js';
 
 /** Turns `sqlite:///abs/path.db` (or `sqlite://relative.db`, or `sqlite::memory:`) into a path. */
 export function sqlitePath(url: string, cwd = process.cwd()): string {
@@ -15,6 +16,18 @@ export interface OpenedSqlite {
   db: Kysely<Database>;
   raw: Sqlite.Database;
   file: string;
+  /** Present when the WAL is checkpointed on a worker thread (see checkpoints.ts). */
+  checkpoints: BackgroundCheckpoints | undefined;
+}
+
+export interface OpenSqliteOptions {
+  /**
+   * Checkpoint the WAL on a worker thread instead of inside the commits of this connection. For
+   * the long-lived databases the server writes to all the time (app.db, the replica).
+   */
+  backgroundCheckpoints?: boolean | BackgroundCheckpointOptions;
+  /** Told if the checkpoint worker fails (the connection then checkpoints by itself again). */
+  onCheckpointFailure?: (err: Error) => void;
 }
 
 /**
@@ -22,7 +35,7 @@ export interface OpenedSqlite {
  * SQLite opens it; SQLite gives the -wal and -shm files it creates the database file's mode, and
  * ones left by an older version are tightened here.
  */
-export function openSqlite(file: string): OpenedSqlite {
+export function openSqlite(file: string, options: OpenSqliteOptions = {}): OpenedSqlite {
   if (file !== ':memory:') {
     makePrivateDir(path.dirname(file));
     makePrivateFile(file);
@@ -37,8 +50,16 @@ export function openSqlite(file: string): OpenedSqlite {
   raw.pragma('foreign_keys = ON');
   // NORMAL is durable across process crashes in WAL mode; only a power loss can drop the last commit.
   raw.pragma('synchronous = NORMAL');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw) }) });
-  return { db, raw, file };
+  const background = options.backgroundCheckpoints;
+  const checkpoints =
+    background !== undefined && background !== false && file !== ':memory:'
+      ? new BackgroundCheckpoints(raw, file, {
+          ...(background === true ? {} : background),
+          ...(options.onCheckpointFailure ? { onFailure: options.onCheckpointFailure } : {}),
+        })
+      : undefined;
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints) }) });
+  return { db, raw, file, checkpoints };
 }
 
 /** Distinct statements kept prepared; past it the cache starts over (search builds many shapes). */
@@ -51,7 +72,11 @@ export const STATEMENT_CACHE_SIZE = 256;
  * Kysely runs one statement at a time on the single connection, and SQLite re-prepares a kept
  * statement by itself when a migration changes the schema under it.
  */
-export function withStatementCache(raw: Sqlite.Database, size = STATEMENT_CACHE_SIZE): { prepare(sql: string): Sqlite.Statement; close(): void } {
+export function withStatementCache(
+  raw: Sqlite.Database,
+  size = STATEMENT_CACHE_SIZE,
+  checkpoints?: BackgroundCheckpoints,
+): { prepare(sql: string): Sqlite.Statement; close(): void } {
   const prepared = new Map<string, Sqlite.Statement>();
   return {
     prepare(sql: string): Sqlite.Statement {
@@ -61,10 +86,14 @@ export function withStatementCache(raw: Sqlite.Database, size = STATEMENT_CACHE_
         if (prepared.size >= size) prepared.clear();
         prepared.set(sql, statement);
       }
+      // Kysely prepares each statement right before running it: one that writes (or commits)
+      // gives the checkpoint worker something to do.
+      if (checkpoints !== undefined && !statement.reader) checkpoints.wrote();
       return statement;
     },
     close(): void {
       prepared.clear();
+      checkpoints?.close();
       raw.close();
     },
   };

@@ -2,10 +2,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 
 /**
- * Hot read-only routes (/healthz, /api/status) served without walking Express's router. Each one
- * runs the very same middleware functions (request id and metrics, host guard, security headers,
- * CORS, rate limit, token) as the Express chain, in the same order, and shares its error handler;
- * it only skips the router's per-layer path matching, which costs more than the route itself.
+ * Hot routes (/healthz, /api/status, POST /api/chat) served without walking Express's router.
+ * Each one runs the very same middleware functions (request id and metrics, host guard, security
+ * headers, CORS, rate limit, token, JSON body) as the Express chain, in the same order, and shares
+ * its error handler; it only skips the router's per-layer path matching, which costs more than
+ * the read-only routes themselves.
  * Because the server creates req/res with Express's prototypes (see listen.ts), Express helpers
  * such as res.json work here too.
  */

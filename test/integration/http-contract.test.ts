@@ -233,9 +233,9 @@ describe('metrics', () => {
   });
 
   it('labels each request with its route, the fast-path routes too', async () => {
-    const count = async (route: string, status: number): Promise<number> => {
+    const count = async (route: string, status: number, method = 'GET'): Promise<number> => {
       const text = await (await fetch(`${t.url}/metrics`)).text();
-      const line = text.split('\n').find((l) => l.startsWith(`orchestra_http_request_duration_seconds_count{method="GET",route="${route}",status="${status}"}`));
+      const line = text.split('\n').find((l) => l.startsWith(`orchestra_http_request_duration_seconds_count{method="${method}",route="${route}",status="${status}"}`));
       return line === undefined ? 0 : Number(line.split(' ').pop());
     };
     const before = { status: await count('/api/status', 200), healthz: await count('/healthz', 200), denied: await count('/api/status', 401) };
@@ -249,6 +249,15 @@ describe('metrics', () => {
     await expect.poll(() => count('/api/status', 401)).toBe(before.denied + 1);
     expect((await t.api('/api/conversations')).status).toBe(200);
     await expect.poll(() => count('/api/conversations', 200)).toBeGreaterThan(0);
+
+    // POST /api/chat is on the fast path too: its turns, and the requests its guards refuse.
+    const chat = { ok: await count('/api/chat', 200, 'POST'), denied: await count('/api/chat', 401, 'POST'), bad: await count('/api/chat', 400, 'POST') };
+    expect((await t.api('/api/chat', { method: 'POST', json: { message: 'hi' } })).status).toBe(200);
+    expect((await fetch(`${t.url}/api/chat`, { method: 'POST', body: '{"message":"hi"}', headers: { 'Content-Type': 'application/json' } })).status).toBe(401);
+    expect((await t.api('/api/chat', { method: 'POST', json: { message: '' } })).status).toBe(400);
+    await expect.poll(() => count('/api/chat', 200, 'POST')).toBe(chat.ok + 1);
+    await expect.poll(() => count('/api/chat', 401, 'POST')).toBe(chat.denied + 1);
+    await expect.poll(() => count('/api/chat', 400, 'POST')).toBe(chat.bad + 1);
   });
 
   it('passes promtool check metrics', async () => {

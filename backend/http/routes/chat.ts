@@ -153,15 +153,20 @@ function followRoute({ feed, catchUp }: ReplyFollowing) {
   };
 }
 
-export function chatRoutes(chat: ChatService, following?: ReplyFollowing, limits?: ChatLimits): Router {
-  const router = Router();
-
-  router.post('/chat', async (req: Request, res: Response) => {
+/** POST /api/chat: one turn. The app also serves it on its fast path, past the router. */
+export function chatTurnRoute(chat: ChatService, limits?: ChatLimits) {
+  return async (req: Request, res: Response): Promise<void> => {
     const body = parseInput(chatRequestSchema, req.body);
     await answer(req, res, wantsEventStream(req, body.stream), limits, (options) =>
       chat.start({ conversationId: body.conversationId, message: body.message, model: body.model, cache: body.cache, parentId: body.parentId }, options),
     );
-  });
+  };
+}
+
+export function chatRoutes(chat: ChatService, following?: ReplyFollowing, limits?: ChatLimits): Router {
+  const router = Router();
+
+  router.post('/chat', chatTurnRoute(chat, limits));
 
   router.post('/chat/:messageId/regenerate', async (req: Request, res: Response) => {
     const { messageId } = parseInput(cancelParams, req.params, 'messageId');

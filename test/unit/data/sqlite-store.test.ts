@@ -2,12 +2,12 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { newId } from '../../../backend/data/ids.js';
-import { KyselyStore } from '../../../backend/data/kysely-store.js';
+import { conversationRow, KyselyStore, messageRow } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
 import { openSqlite, sqlitePath, withStatementCache } from '../../../backend/data/sqlite.js';
-import type { Database } from '../../../backend/data/schema.js';
+import type { Database, MessagesTable } from '../../../backend/data/schema.js';
 import { DomainError } from '../../../backend/errors.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
 import { newMessage, type Conversation, type Message } from '../../../backend/data/store.js';
@@ -193,6 +193,72 @@ describe('SQLite store', () => {
     expect(await store.getMessage(orphan.id)).toBeUndefined();
     // A single failing write is rolled back and reported as it is.
     await expect(store.apply([{ kind: 'message.upsert', row: message(newId()) }])).rejects.toThrow(/FOREIGN KEY/);
+  });
+
+  it('commits in one transaction the writes of separate callbacks run in the same turn of the event loop', async () => {
+    const { raw } = await freshStore();
+    const statements: string[] = [];
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+      log: (e) => {
+        statements.push(e.query.sql);
+      },
+    });
+    const store = new KyselyStore(db, 'sqlite');
+    const at = new Date().toISOString();
+    const rows = Array.from({ length: 3 }, () => conversation(at));
+    // Like two requests whose handlers run one after the other in one poll of the event loop:
+    // each callback ends (and its microtasks run) before the next one starts.
+    const written = await Promise.all(
+      rows.map((row) => new Promise<void>((resolve, reject) => setImmediate(() => store.apply([{ kind: 'conversation.upsert', row }]).then(resolve, reject)))),
+    );
+    expect(written).toHaveLength(3);
+    expect(statements.filter((q) => q === 'commit')).toHaveLength(1);
+    for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
+  });
+
+  it('runs for each write the statement and parameters Kysely builds for it, built once and refilled', async () => {
+    const { raw } = await freshStore();
+    const ran: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    const db = new Kysely<Database>({
+      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+      log: (e) => {
+        if (e.query.sql.startsWith('insert')) ran.push({ sql: e.query.sql, parameters: e.query.parameters });
+      },
+    });
+    const store = new KyselyStore(db, 'sqlite');
+    const at = new Date().toISOString();
+    const c = conversation(at, 'first');
+    const m = message(c.id, { role: 'assistant', content: '', status: 'streaming', model: 'm1', progress: { seq: 0, ends: [1] } });
+    const finished: Message = { ...m, content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } };
+    const renamed: Conversation = { ...c, title: 'second', systemPrompt: 'be brief', activeLeafId: m.id };
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
+    await store.apply([{ kind: 'message.upsert', row: finished }]);
+    await store.apply([{ kind: 'conversation.upsert', row: renamed }]);
+    // A value left undefined is left out of the statement (Kysely's rule): another statement.
+    const unnamed = { ...finished, content: 'edited', model: undefined } as unknown as Message;
+    await store.apply([{ kind: 'message.upsert', row: unnamed }]);
+    await store.apply([{ kind: 'message.upsert', row: finished }]);
+
+    const { id: _i, created_at: _ca, ...cChanges } = conversationRow(c);
+    const { id: _j, created_at: _cb, ...rChanges } = conversationRow(renamed);
+    const built = (row: MessagesTable) => {
+      const { id: _k, conversation_id: _cc, created_at: _cd, ...changes } = row;
+      return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).compile();
+    };
+    const expected = [
+      db.insertInto('conversations').values(conversationRow(c)).onConflict((oc) => oc.column('id').doUpdateSet(cChanges)).compile(),
+      built(messageRow(m)),
+      built(messageRow(finished)),
+      db.insertInto('conversations').values(conversationRow(renamed)).onConflict((oc) => oc.column('id').doUpdateSet(rChanges)).compile(),
+      built(messageRow(unnamed)),
+      built(messageRow(finished)),
+    ];
+    expect(ran[4]?.sql).not.toContain('"model"');
+    expect(ran).toEqual(expected.map((q) => ({ sql: q.sql, parameters: q.parameters })));
+    // And the rows hold the values of the last writes, not those of the first.
+    expect(await store.getMessage(m.id)).toMatchObject({ content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } });
+    expect(await store.getConversation(c.id)).toMatchObject({ title: 'second', systemPrompt: 'be brief', activeLeafId: m.id });
   });
 
   it('prepares each statement once and keeps a bounded number of them', async () => {
