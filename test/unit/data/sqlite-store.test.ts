@@ -30,6 +30,19 @@ const conversation = (at: string, title = 'c'): Conversation => ({ id: newId(), 
 const message = (conversationId: string, patch: Partial<Message> = {}): Message =>
   newMessage({ id: newId(), conversationId, role: 'user', content: 'hi', status: 'complete', ...patch });
 
+/** A store over a fresh database that records every SQL statement it runs, in order. */
+async function loggedStore(): Promise<{ store: KyselyStore; statements: string[] }> {
+  const { raw } = await freshStore();
+  const statements: string[] = [];
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
+    log: (e) => {
+      statements.push(e.query.sql);
+    },
+  });
+  return { store: new KyselyStore(db, 'sqlite'), statements };
+}
+
 describe('SQLite store', () => {
   it('opens with WAL, a busy timeout and foreign keys on', async () => {
     const { raw } = await freshStore();
@@ -158,15 +171,7 @@ describe('SQLite store', () => {
   });
 
   it('commits writes asked for together in one transaction, each caller seeing its own result', async () => {
-    const { raw } = await freshStore();
-    const statements: string[] = [];
-    const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
-      log: (e) => {
-        statements.push(e.query.sql);
-      },
-    });
-    const store = new KyselyStore(db, 'sqlite');
+    const { store, statements } = await loggedStore();
     const at = new Date().toISOString();
     const rows = Array.from({ length: 10 }, () => conversation(at));
     const written = await Promise.allSettled(rows.map((row) => store.apply([{ kind: 'conversation.upsert', row }])));
@@ -196,15 +201,7 @@ describe('SQLite store', () => {
   });
 
   it('commits in one transaction the writes of separate callbacks run in the same turn of the event loop', async () => {
-    const { raw } = await freshStore();
-    const statements: string[] = [];
-    const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
-      log: (e) => {
-        statements.push(e.query.sql);
-      },
-    });
-    const store = new KyselyStore(db, 'sqlite');
+    const { store, statements } = await loggedStore();
     const at = new Date().toISOString();
     const rows = Array.from({ length: 3 }, () => conversation(at));
     // Like two requests whose handlers run one after the other in one poll of the event loop:
