@@ -1,14 +1,11 @@
 import Database from 'better-sqlite3';
-import { Kysely } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newId } from '../../../backend/data/ids.js';
 import { replicaPath } from '../../../backend/data/open.js';
-import { openPostgres, preparePostgres } from '../../../backend/data/postgres.js';
 import { collapse, pushBatch } from '../../../backend/data/remote-sync.js';
 import type { Conversation, Mutation } from '../../../backend/data/store.js';
-import type { RemoteDatabase } from '../../../backend/data/sync-schema.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
-import { openReplicated, silent, tempDir, waitFor } from './helpers.js';
+import { openRemote, openReplicated, tempDir, waitFor } from './helpers.js';
 
 /**
  * Two instances that edit one conversation: PostgreSQL keeps, field by field, the latest write,
@@ -34,11 +31,7 @@ function conversation(title: string, i = 0): Conversation {
   return { id: newId(), title, createdAt: at(i), updatedAt: at(i), activeLeafId: null, model: null, systemPrompt: null, sourceKey: null };
 }
 
-async function remoteDb(database: string) {
-  const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 2000, queryTimeoutMs: 2000, logger: silent });
-  await preparePostgres(target.db);
-  return { db: target.db as unknown as Kysely<RemoteDatabase>, target, close: () => target.close() };
-}
+const remoteDb = (database: string) => openRemote(pg, database);
 
 /** The conversation as a replica's SQLite file has it, read beside the running store (WAL allows it). */
 function localRow(dataDir: string, id: string): Pick<Row, 'title' | 'active_leaf_id' | 'updated_at'> | undefined {

@@ -2,12 +2,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
 import pino from 'pino';
 import { BreakerRegistry } from '../../../backend/breaker/breaker.js';
 import { loadConfig } from '../../../backend/config/load.js';
 import type { Config } from '../../../backend/config/schema.js';
 import { openStore } from '../../../backend/data/open.js';
+import { openPostgres, preparePostgres } from '../../../backend/data/postgres.js';
 import type { ReplicatedStore } from '../../../backend/data/replicated-store.js';
+import type { RemoteDatabase } from '../../../backend/data/sync-schema.js';
 import { startServer, type RunningServer } from '../../../backend/server.js';
 import type { PrivatePostgres } from '../../fixtures/services/postgres.js';
 import { PATIENCE_MS } from '../../fixtures/patience.js';
@@ -67,6 +70,13 @@ export async function openReplicated(
       breakers.shutdown();
     },
   };
+}
+
+/** A migrated database of the private PostgreSQL, seen as the replicator writes it. */
+export async function openRemote(pg: PrivatePostgres, database: string) {
+  const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 2000, queryTimeoutMs: 2000, logger: silent });
+  await preparePostgres(target.db);
+  return { db: target.db as unknown as Kysely<RemoteDatabase>, target, close: () => target.close() };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -6,15 +6,14 @@ import { newId } from '../../../backend/data/ids.js';
 import { migrate } from '../../../backend/data/migrate.js';
 import { LOCAL_MIGRATIONS_TABLE, localMigrations } from '../../../backend/data/migrations/local.js';
 import { Outbox } from '../../../backend/data/outbox.js';
-import { openPostgres, preparePostgres } from '../../../backend/data/postgres.js';
 import { pushBatch, readChanges } from '../../../backend/data/remote-sync.js';
 import { Replicator } from '../../../backend/data/replicator.js';
 import { openSqlite } from '../../../backend/data/sqlite.js';
 import type { Conversation, Message, Mutation } from '../../../backend/data/store.js';
-import type { LocalDatabase, RemoteDatabase } from '../../../backend/data/sync-schema.js';
+import type { LocalDatabase } from '../../../backend/data/sync-schema.js';
 import { startFaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
-import { FAST, openReplicated, silent, sleep, tempDir, waitFor } from './helpers.js';
+import { FAST, openRemote, openReplicated, silent, sleep, tempDir, waitFor } from './helpers.js';
 import { settledBeforeTheLoopTurns, WAITED } from '../../fixtures/event-loop.js';
 import { PATIENCE_MS, SCHEDULING_SLACK_MS } from '../../fixtures/patience.js';
 
@@ -61,11 +60,7 @@ function message(conversationId: string, content: string, status: Message['statu
   };
 }
 
-async function remoteDb(database: string) {
-  const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 2000, queryTimeoutMs: 2000, logger: silent });
-  await preparePostgres(target.db);
-  return { db: target.db as unknown as Kysely<RemoteDatabase>, target, close: () => target.close() };
-}
+const remoteDb = (database: string) => openRemote(pg, database);
 
 describe('pushBatch (real PostgreSQL)', () => {
   it('replaying a batch twice creates no duplicates and keeps the content', async () => {
