@@ -126,12 +126,11 @@ function expectedFailure(text: string, url: string): boolean {
   return text.startsWith('Failed to load resource') && /\/api\/models$/.test(url);
 }
 
-/** A fresh browser context (its own cookies) paired through a one-time pairing link, on the app screen. */
 /**
  * The hooks of a describe block that drives one browser against apps it starts: the renderer is
  * built once before it, and the browser and every app are closed after it.
  */
-export function browserSuite(): { open(app: TestApp): Promise<Page>; app(options?: AppOptions): Promise<TestApp> } {
+export function browserSuite(): { open(app: TestApp): Promise<Page>; app(options?: AppOptions): Promise<TestApp>; browser(): Browser } {
   let browser: Browser | undefined;
   const apps: TestApp[] = [];
   beforeAll(async () => {
@@ -143,11 +142,15 @@ export function browserSuite(): { open(app: TestApp): Promise<Page>; app(options
     await Promise.allSettled(apps.map((a) => a.close()));
     releaseRenderer();
   });
+  const started = (): Browser => {
+    if (browser === undefined) throw new Error('the browser starts in beforeAll');
+    return browser;
+  };
   return {
     open(app) {
-      if (browser === undefined) throw new Error('the browser starts in beforeAll');
-      return openPaired(browser, app);
+      return openPaired(started(), app);
     },
+    browser: started,
     async app(options) {
       const started = await startApp(options);
       apps.push(started);
@@ -156,6 +159,7 @@ export function browserSuite(): { open(app: TestApp): Promise<Page>; app(options
   };
 }
 
+/** A fresh browser context (its own cookies) paired through a one-time pairing link, on the app screen. */
 export async function openPaired(browser: Browser, app: TestApp): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1360, height: 860 } });
   // Playwright's own 30 s default is a speed limit on a loaded machine: use the suite's patience.

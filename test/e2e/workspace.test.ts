@@ -1,29 +1,16 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { PATIENCE_MS } from '../fixtures/patience.js';
-import { attrOf, countOf, eventually, launchBrowser, openPaired, pageErrors, releaseRenderer, rendererDir, sendMessage, startApp, textOf, ticksOf, valueOf, visibleOf, type TestApp } from './harness.js';
+import { attrOf, browserSuite, countOf, eventually, pageErrors, sendMessage, textOf, ticksOf, valueOf, visibleOf } from './harness.js';
 
 const assistant = (page: Page, status: string) => page.locator(`[data-testid=message][data-role=assistant][data-status=${status}]`);
 
 describe('the workspace around the chat: pairing, provider set-up, conversations, metrics', () => {
-  let browser: Browser;
-  const apps: TestApp[] = [];
-
-  beforeAll(async () => {
-    await rendererDir();
-    browser = await launchBrowser();
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await Promise.allSettled(apps.map((a) => a.close()));
-    releaseRenderer();
-  });
+  const suite = browserSuite();
 
   it('explains how to pair when the browser has no token cookie (401)', async () => {
-    const a = await startApp();
-    apps.push(a);
-    const context = await browser.newContext();
+    const a = await suite.app();
+    const context = await suite.browser().newContext();
     context.setDefaultTimeout(PATIENCE_MS);
     const page = await context.newPage();
     await page.goto(`${a.url}/`);
@@ -45,9 +32,8 @@ describe('the workspace around the chat: pairing, provider set-up, conversations
   });
 
   it('explains how to configure a provider when chat answers no-provider', async () => {
-    const a = await startApp({ provider: false });
-    apps.push(a);
-    const page = await openPaired(browser, a);
+    const a = await suite.app({ provider: false });
+    const page = await suite.open(a);
 
     await sendMessage(page, 'Is anybody there?');
     const help = page.getByTestId('no-provider-help');
@@ -64,9 +50,8 @@ describe('the workspace around the chat: pairing, provider set-up, conversations
   });
 
   it('renames and deletes a conversation', async () => {
-    const a = await startApp();
-    apps.push(a);
-    const page = await openPaired(browser, a);
+    const a = await suite.app();
+    const page = await suite.open(a);
     await sendMessage(page, 'First topic');
     await assistant(page, 'complete').waitFor();
 
@@ -94,9 +79,8 @@ describe('the workspace around the chat: pairing, provider set-up, conversations
   });
 
   it('receives metrics ticks and shows the backend status', async () => {
-    const a = await startApp({ metricsIntervalMs: 150 });
-    apps.push(a);
-    const page = await openPaired(browser, a);
+    const a = await suite.app({ metricsIntervalMs: 150 });
+    const page = await suite.open(a);
     await eventually(ticksOf(page)).toBeGreaterThanOrEqual(2);
     await eventually(textOf(page.getByTestId('metric-db-backend'))).toBe('sqlite');
     await eventually(textOf(page.getByTestId('metric-ws-clients'))).not.toBe('0');

@@ -2,26 +2,18 @@
  * The small pieces the access guard is built from: minute windows, the failed-credential lock-out,
  * secrets and their comparison, the owner token file and the principal on a request.
  */
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LOCKOUT_FAILURES, Lockout, lockedOut, retryAfterOf } from '../../../backend/access/lockout.js';
 import { ownerTokenFile, resolveToken } from '../../../backend/access/owner-token.js';
 import { OWNER, principalOf, setPrincipal } from '../../../backend/access/principal.js';
 import { hashSecret, newSecret, secretMatcher } from '../../../backend/access/secrets.js';
 import { MinuteWindows } from '../../../backend/access/windows.js';
 import { DomainError } from '../../../backend/errors.js';
-import { tempDir } from '../../fixtures/test-server.js';
+import { tempDirs } from '../../fixtures/test-server.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const dir = (): string => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const dir = tempDirs();
 
 describe('MinuteWindows', () => {
   it('counts per key within a fixed minute and says how long until it resets', () => {

@@ -2,21 +2,13 @@
  * What each kind of setting accepts, read through the loader as a user sets it (environment,
  * config file, flags, overrides), and the exact words of the errors that name the bad one.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, describeConfig, loadConfig, type LoadOptions } from '../../../backend/config/load.js';
-import { tempDir } from '../../fixtures/test-server.js';
+import { tempDirs } from '../../fixtures/test-server.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-const dir = (): string => {
-  const d = tempDir();
-  dirs.push(d);
-  return d;
-};
+const dir = tempDirs();
 
 const load = (options: LoadOptions) => loadConfig({ cwd: dir(), env: {}, ...options });
 

@@ -4,15 +4,15 @@
  * limit, leave no timer behind). Real servers on loopback, real connections.
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import express from 'express';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PortInUseError, checkingIntervalMs, closeServer, createHttpServer, listen } from '../../../backend/http/listen.js';
-import { tempDir } from '../../fixtures/test-server.js';
+import { tempDirs } from '../../fixtures/test-server.js';
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 const handler = (fn: Handler): Handler => fn;
@@ -23,10 +23,7 @@ afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
   for (const s of servers.splice(0)) await closeServer(s, 100);
 });
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs();
 
 const LIMITS = { headersTimeoutMs: 2000, requestTimeoutMs: 5000, maxConnections: 7 };
 
@@ -123,10 +120,9 @@ describe('createHttpServer limits', () => {
   });
 
   it('speaks TLS when given a certificate', async () => {
-    const dir = tempDir('orchestra-listen-tls-');
-    dirs.push(dir);
-    const cert = path.join(dir, 'c.crt');
-    const key = path.join(dir, 'c.key');
+    const tls = dir('orchestra-listen-tls-');
+    const cert = path.join(tls, 'c.crt');
+    const key = path.join(tls, 'c.key');
     execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
     const app = express();
     app.get('/', (_req, res) => {

@@ -3,21 +3,17 @@
  * (pino's redaction of known fields, then the scrubber over every finished line), checked on
  * what reaches both the console stream and the log file.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maskUrl, passwordOf, registerSecret, scrubSecrets } from '../../../backend/config/secrets.js';
 import { createLogger, type LoggerOptions } from '../../../backend/logging/logger.js';
-import { tempDir } from '../../fixtures/test-server.js';
+import { tempDirs } from '../../fixtures/test-server.js';
 
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs();
 
 async function logged(write: (log: ReturnType<typeof createLogger>['logger']) => void, options: Partial<LoggerOptions> = {}) {
-  const dataDir = tempDir();
-  dirs.push(dataDir);
+  const dataDir = dir();
   const lines: string[] = [];
   const handle = createLogger({ level: 'info', dataDir, toFile: true, format: 'json', stdout: { write: (l: string) => lines.push(l) }, ...options });
   write(handle.logger);
