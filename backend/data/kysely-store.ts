@@ -2,6 +2,7 @@ import { createQueryId, type CompiledQuery, type DialectAdapter, type Kysely, ty
 import { invalid } from '../errors.js';
 import { KyselyCredentialStore, type CredentialStore } from './credentials.js';
 import { searchPostgres, searchSqlite } from './search.js';
+import { indexQueued } from './search-index.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -147,8 +148,13 @@ const upsertConversation = (db: Executor, row: ConversationsTable) =>
       return oc.column('id').doUpdateSet(changes);
     });
 
+/**
+ * A message's id, conversation, role, parent and creation time never change once it exists, so a
+ * rewrite leaves them out of its SET: SQLite then leaves alone the indexes on them
+ * (messages_parent), which a final or progress write of a reply would otherwise rewrite.
+ */
 const upsertMessage = (db: Executor, row: MessagesTable) => {
-  const { id: _id, conversation_id: _c, created_at: _created, ...changes } = row;
+  const { id: _id, conversation_id: _c, created_at: _created, role: _role, parent_id: _parent, ...changes } = row;
   return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes));
 };
 
@@ -393,7 +399,12 @@ export class KyselyStore implements Store {
   }
 
   search(q: string, limit: number): Promise<SearchHit[]> {
-    return this.timed('search', () => (this.backend === 'sqlite' ? searchSqlite(this.db, q, limit) : searchPostgres(this.db, q, limit)));
+    return this.timed('search', async () => {
+      if (this.backend === 'postgres') return searchPostgres(this.db, q, limit);
+      // Rows written before this search are in the queue or the index: index the queue first.
+      await indexQueued(this.db);
+      return searchSqlite(this.db, q, limit);
+    });
   }
 
   markInterrupted(): Promise<number> {

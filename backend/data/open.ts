@@ -10,6 +10,7 @@ import { migrate } from './migrate.js';
 import { LOCAL_MIGRATIONS_TABLE, localMigrations } from './migrations/local.js';
 import type { ReplicationObserver } from './observer.js';
 import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from './migrations/search.js';
+import { indexQueued, SearchIndexer } from './search-index.js';
 import { openSqlite, sqlitePath } from './sqlite.js';
 import type { Store } from './store.js';
 import { carryToReplica, carryToSqlite, clearStaleMark } from './carry-over.js';
@@ -49,15 +50,20 @@ export function postgresBreakerTimeout(config: Config): number {
 }
 
 async function openLocal(file: string, logger: Logger, withReplicaTables: boolean) {
+  const searchIndex = new SearchIndexer((err) => logger.warn({ err: err.message, file }, 'could not index written rows for search; the next search will'));
   const { db } = openSqlite(file, {
     backgroundCheckpoints: true,
     onCheckpointFailure: (err) => logger.warn({ err: err.message, file }, 'WAL checkpoints run in the writing thread again: their worker failed'),
+    searchIndex,
   });
   try {
     const applied = await migrate(db);
     const local = withReplicaTables ? await migrate(db, { migrations: localMigrations, table: LOCAL_MIGRATIONS_TABLE }) : [];
     const search = await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
     if (applied.length + local.length + search.length > 0) logger.info({ applied, local, search, backend: 'sqlite', file }, 'migrations applied');
+    // Indexing starts once the queue exists; rows a crash left queued are indexed now.
+    searchIndex.attach(db);
+    await indexQueued(db);
     return db;
   } catch (err) {
     await db.destroy();

@@ -3,10 +3,11 @@ import type { Database } from './schema.js';
 import type { SearchHit } from './store.js';
 
 /**
- * Full-text search over message text and conversation titles, ranked, in SQLite (FTS5 trigram)
+ * Full-text search over message text and conversation titles, ranked, in SQLite (FTS5 unicode61)
  * and PostgreSQL (tsvector `simple` + pg_trgm). Any query text is safe: it is never passed as
  * query syntax; each word becomes a quoted prefix phrase (SQLite) or a quoted prefix lexeme
- * and an escaped ILIKE pattern (PostgreSQL).
+ * and an escaped ILIKE pattern (PostgreSQL). A reply is found once it has finished: its text
+ * while it streams is a draft, rewritten several times a second (search migration 3).
  */
 
 /** The words of a query, NUL-free, at most 16, each at most 200 characters. */
@@ -73,7 +74,7 @@ export async function searchSqlite(db: Kysely<Database>, q: string, limit: numbe
     const rows = await sql<Omit<Row, 'snippet' | 'rank'> & { content: string }>`
       SELECT m.conversation_id, m.id AS message_id, c.title, m.created_at, m.content
       FROM messages m JOIN conversations c ON c.id = m.conversation_id
-      WHERE ${sql.join(like, sql` AND `)}
+      WHERE m.status <> 'streaming' AND ${sql.join(like, sql` AND `)}
       ORDER BY m.id DESC LIMIT ${limit}`.execute(db);
     return rows.rows.map((r) => toHit({ ...r, snippet: excerpt(r.content, short), rank: 0 }));
   }
@@ -117,7 +118,7 @@ export async function searchPostgres(db: Kysely<Database>, q: string, limit: num
     hits AS (
       SELECT m.id, m.conversation_id, m.content, m.created_at, ts_rank(m.search_vector, query.tsq) + 1 AS rank
       FROM messages m, query
-      WHERE m.search_vector @@ query.tsq
+      WHERE m.search_vector @@ query.tsq AND m.status <> 'streaming'
       ORDER BY rank DESC, m.id DESC LIMIT ${limit}
     )
     SELECT h.conversation_id, h.id AS message_id, c.title, h.created_at, h.rank, '' AS content,
@@ -132,7 +133,7 @@ export async function searchPostgres(db: Kysely<Database>, q: string, limit: num
           await sql<Row & { content: string }>`
             SELECT m.conversation_id, m.id AS message_id, c.title, m.created_at, 0 AS rank, m.content, '' AS snippet
             FROM messages m JOIN conversations c ON c.id = m.conversation_id
-            WHERE ${sql.join(substrings, sql` AND `)}
+            WHERE m.status <> 'streaming' AND ${sql.join(substrings, sql` AND `)}
             ORDER BY m.id DESC LIMIT ${limit}`.execute(db)
         ).rows.filter((r) => !found.has(r.message_id));
   const messages = { rows: [...words.rows, ...more] };

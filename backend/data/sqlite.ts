@@ -4,6 +4,7 @@ import { Kysely, SqliteDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { makePrivateDir, makePrivateFile, restrictIfPresent } from '../private-files.js';
 import { BackgroundCheckpoints, type BackgroundCheckpointOptions } from './checkpoints.js';
+import type { SearchIndexer } from './search-index.js';
 
 /** Turns `sqlite:///abs/path.db` (or `sqlite://relative.db`, or `sqlite::memory:`) into a path. */
 export function sqlitePath(url: string, cwd = process.cwd()): string {
@@ -28,6 +29,8 @@ export interface OpenSqliteOptions {
   backgroundCheckpoints?: boolean | BackgroundCheckpointOptions;
   /** Told if the checkpoint worker fails (the connection then checkpoints by itself again). */
   onCheckpointFailure?: (err: Error) => void;
+  /** Told of every writing statement, and stopped when the connection closes (search-index.ts). */
+  searchIndex?: SearchIndexer;
 }
 
 /**
@@ -58,7 +61,9 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Opene
           ...(options.onCheckpointFailure ? { onFailure: options.onCheckpointFailure } : {}),
         })
       : undefined;
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints) }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints, options.searchIndex) }),
+  });
   return { db, raw, file, checkpoints };
 }
 
@@ -76,6 +81,7 @@ export function withStatementCache(
   raw: Sqlite.Database,
   size = STATEMENT_CACHE_SIZE,
   checkpoints?: BackgroundCheckpoints,
+  searchIndex?: SearchIndexer,
 ): { prepare(sql: string): Sqlite.Statement; close(): void } {
   const prepared = new Map<string, Sqlite.Statement>();
   return {
@@ -87,12 +93,16 @@ export function withStatementCache(
         prepared.set(sql, statement);
       }
       // Kysely prepares each statement right before running it: one that writes (or commits)
-      // gives the checkpoint worker something to do.
-      if (checkpoints !== undefined && !statement.reader) checkpoints.wrote();
+      // gives the checkpoint worker something to do, and may have queued rows to index.
+      if (!statement.reader) {
+        checkpoints?.wrote();
+        searchIndex?.wrote();
+      }
       return statement;
     },
     close(): void {
       prepared.clear();
+      searchIndex?.stop();
       checkpoints?.close();
       raw.close();
     },

@@ -81,6 +81,40 @@ for (const mode of ['sqlite', 'postgres'] as const) {
       await eventually('zebrafish', (h) => h.every((x) => x.conversationId !== c.conversationId));
     });
 
+    it('finds a reply once it has finished, not its draft while it streams', async () => {
+      t.provider?.set({ echo: false, mode: 'stall-after', stallAfterTokens: 2, tokenText: () => 'narwhal ' });
+      const res = await t.api('/api/chat', { method: 'POST', json: { message: 'tell me about the sea unicorn', stream: true } });
+      expect(res.status).toBe(200);
+      const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+      try {
+        // The first token names the reply.
+        let text = '';
+        const decoder = new TextDecoder();
+        while (!/"messageId":"[^"]+"/.test(text)) {
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`the stream ended before a token: ${text}`);
+          text += decoder.decode(value, { stream: true });
+        }
+        const { conversationId, messageId } = JSON.parse(/data: (\{.*"messageId".*\})\n/.exec(text)?.[1] ?? '{}') as { conversationId: string; messageId: string };
+        // Its draft is stored (and in PostgreSQL mode pushed) while it streams...
+        await waitFor(async () => {
+          const conversation = (await (await t.api(`/api/conversations/${conversationId}`)).json()) as { messages: Array<{ id: string; status: string; content: string }> };
+          const reply = conversation.messages.find((m) => m.id === messageId);
+          return reply?.status === 'streaming' && reply.content.includes('narwhal') ? true : undefined;
+        }, 'the draft to be stored');
+        // ...but a search does not find it, while the turn's user message is found.
+        const during = await search('narwhal');
+        expect(during.filter((h) => h.messageId === messageId)).toEqual([]);
+        expect((await search('unicorn')).some((h) => h.conversationId === conversationId)).toBe(true);
+        expect((await t.api(`/api/chat/${messageId}/cancel`, { method: 'POST' })).status).toBe(202);
+        const after = await eventually('narwhal', (h) => h.some((x) => x.messageId === messageId));
+        expect(after.find((h) => h.messageId === messageId)?.snippet).toMatch(/narwhal/);
+      } finally {
+        await reader.cancel().catch(() => undefined);
+        t.provider?.set({ echo: true, mode: 'ok' });
+      }
+    });
+
     it('any query text is safe: never a 5xx', async () => {
       for (const q of ['"', 'a AND OR NOT', '*', 'NEAR(', "'; DROP TABLE messages; --", '%_\\', '(((', 'ab', '-', '\u0000x', 'a'.repeat(1000), '""""', 'title:x', '^']) {
         const res = await t.api(`/api/search?q=${encodeURIComponent(q)}`);

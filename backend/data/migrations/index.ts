@@ -154,4 +154,27 @@ export const migrations: Migration[] = [
     name: 'conversation-field-stamps',
     statements: [`ALTER TABLE conversations ADD COLUMN field_stamps TEXT`],
   },
+  {
+    // Indexes that hold only the rows their queries look for. Every chat turn inserts a
+    // conversation and messages and rewrites a reply; each index entry it writes is B-tree work
+    // and WAL pages on the server's hot path. Queries read the status only to find replies left
+    // streaming, the source key only to find an imported conversation, and the sync sequence only
+    // in PostgreSQL mode's pulls (ranges of it, never NULL; SQLite leaves it NULL). Both databases
+    // use a partial index for a query whose WHERE implies the index's (status = 'streaming',
+    // source_key = …, sync_seq > …).
+    version: 6,
+    name: 'partial-indexes',
+    statements: [
+      `DROP INDEX messages_status`,
+      `CREATE INDEX messages_streaming ON messages (status) WHERE status = 'streaming'`,
+      `DROP INDEX conversations_source`,
+      `CREATE INDEX conversations_source ON conversations (source_key) WHERE source_key IS NOT NULL`,
+      `DROP INDEX conversations_sync`,
+      `CREATE INDEX conversations_sync ON conversations (sync_seq) WHERE sync_seq IS NOT NULL`,
+      `DROP INDEX messages_sync`,
+      `CREATE INDEX messages_sync ON messages (sync_seq) WHERE sync_seq IS NOT NULL`,
+      `DROP INDEX validations_sync`,
+      `CREATE INDEX validations_sync ON validations (sync_seq) WHERE sync_seq IS NOT NULL`,
+    ],
+  },
 ];

@@ -6,12 +6,13 @@ import { conversationRow, KyselyStore, messageRow } from '../../../backend/data/
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
+import { indexQueued, SearchIndexer } from '../../../backend/data/search-index.js';
 import { openSqlite, sqlitePath, withStatementCache } from '../../../backend/data/sqlite.js';
 import type { Database, MessagesTable } from '../../../backend/data/schema.js';
 import { DomainError } from '../../../backend/errors.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
 import { newMessage, type Conversation, type Message } from '../../../backend/data/store.js';
-import { tempDir } from '../../fixtures/test-server.js';
+import { tempDir, waitFor } from '../../fixtures/test-server.js';
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -239,8 +240,9 @@ describe('SQLite store', () => {
 
     const { id: _i, created_at: _ca, ...cChanges } = conversationRow(c);
     const { id: _j, created_at: _cb, ...rChanges } = conversationRow(renamed);
+    // A rewrite leaves out what never changes: id, conversation, role, parent, creation time.
     const built = (row: MessagesTable) => {
-      const { id: _k, conversation_id: _cc, created_at: _cd, ...changes } = row;
+      const { id: _k, conversation_id: _cc, created_at: _cd, role: _r, parent_id: _p, ...changes } = row;
       return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).compile();
     };
     const expected = [
@@ -284,8 +286,9 @@ describe('SQLite store', () => {
     await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds' } }]);
     await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'the foghorn sounds', status: 'complete' } }]);
     await store.apply([{ kind: 'conversation.upsert', row: { ...c, updatedAt: new Date(Date.now() + 1000).toISOString() } }]);
-    // With rank 1, FTS5 also checks the index against the rows it indexes.
+    // With rank 1, FTS5 also checks the index against the rows it indexes (once the queue is in).
     const check = (table: string): void => void raw.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run();
+    expect(await indexQueued(db)).toBe(2);
     expect(() => check('messages_fts')).not.toThrow();
     expect(() => check('conversations_fts')).not.toThrow();
     expect((await store.search('foghorn', 10)).map((h) => h.messageId)).toEqual([m.id]);
@@ -294,10 +297,117 @@ describe('SQLite store', () => {
     // Changed text is still re-indexed: the old words are gone, the new ones found.
     await store.apply([{ kind: 'message.upsert', row: { ...m, content: 'a quiet harbour', status: 'complete' } }]);
     await store.apply([{ kind: 'conversation.upsert', row: { ...c, title: 'harbour master' } }]);
-    expect(() => check('messages_fts')).not.toThrow();
-    expect(() => check('conversations_fts')).not.toThrow();
     expect(await store.search('foghorn', 10)).toEqual([]);
     expect(await store.search('lighthouse', 10)).toEqual([]);
     expect(new Set((await store.search('harbour', 10)).map((h) => h.conversationId))).toEqual(new Set([c.id]));
+    expect(() => check('messages_fts')).not.toThrow();
+    expect(() => check('conversations_fts')).not.toThrow();
+  });
+
+  it('queues full-text changes with the rows and indexes them in order, before every search', async () => {
+    const { store, db, raw } = await freshStore();
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    const queued = (): number => (raw.prepare('SELECT count(*) AS n FROM search_queue').get() as { n: number }).n;
+    const indexed = (): number => (raw.prepare("SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH 'puffin'").get() as { n: number }).n;
+    const at = new Date().toISOString();
+    const c = conversation(at, 'seabirds');
+    const a = message(c.id, { content: 'a puffin dives' });
+    const b = message(c.id, { content: 'another puffin' });
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: a }, { kind: 'message.upsert', row: b }]);
+    // The writes only queued their text: the index has not changed yet.
+    expect(queued()).toBe(3);
+    expect(indexed()).toBe(0);
+    // Edit one, delete the conversation's other message, all still queued: the queue replays
+    // removal before new text, as the rows changed.
+    await store.apply([{ kind: 'message.upsert', row: { ...a, content: 'a guillemot dives' } }]);
+    raw.prepare('DELETE FROM messages WHERE id = ?').run(b.id);
+    expect(queued()).toBe(6);
+    const hits = await store.search('guillemot puffin seabirds', 10);
+    expect(hits).toEqual([]);
+    expect(queued()).toBe(0);
+    expect((await store.search('guillemot', 10)).map((h) => h.messageId)).toEqual([a.id]);
+    expect(await store.search('puffin', 10)).toEqual([]);
+    expect((await store.search('seabirds', 10)).map((h) => h.conversationId)).toEqual([c.id]);
+    expect(() => raw.prepare("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();
+    // A failed write queues nothing: the queue is written in the row's transaction.
+    const bad = message(newId(), { content: 'an orphan puffin' });
+    await expect(store.apply([{ kind: 'message.upsert', row: bad }])).rejects.toThrow();
+    expect(queued()).toBe(0);
+  });
+
+  it('indexes a reply when it has finished, not while it streams', async () => {
+    const { store, db, raw } = await freshStore();
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    const queued = (): number => (raw.prepare('SELECT count(*) AS n FROM search_queue').get() as { n: number }).n;
+    const at = new Date().toISOString();
+    const c = conversation(at, 'weather');
+    const reply = message(c.id, { role: 'assistant', content: '', status: 'streaming' });
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: reply }]);
+    await indexQueued(db);
+    // Progress writes rewrite the draft several times a second: none of them is indexed.
+    for (const text of ['fog', 'fog rolls', 'fog rolls over the bay']) {
+      await store.apply([{ kind: 'message.upsert', row: { ...reply, content: text, progress: { seq: 0, ends: [text.length] } } }]);
+    }
+    expect(queued()).toBe(0);
+    expect(await store.search('fog', 10)).toEqual([]);
+    // Finished, whatever the outcome: the final text is found.
+    await store.apply([{ kind: 'message.upsert', row: { ...reply, content: 'fog rolls over the bay', status: 'cancelled' } }]);
+    expect((await store.search('bay', 10)).map((h) => h.messageId)).toEqual([reply.id]);
+    // A reply a restart finds streaming is marked interrupted, and indexed then.
+    const left = message(c.id, { role: 'assistant', content: 'half a sentence about hail', status: 'streaming' });
+    await store.apply([{ kind: 'message.upsert', row: left }]);
+    expect(await store.search('hail', 10)).toEqual([]);
+    expect(await store.markInterrupted()).toBe(1);
+    expect((await store.search('hail', 10)).map((h) => h.messageId)).toEqual([left.id]);
+    // Deleting the conversation removes both, and a streaming reply deleted was never indexed.
+    const draft = message(c.id, { role: 'assistant', content: 'drizzle', status: 'streaming' });
+    await store.apply([{ kind: 'message.upsert', row: draft }]);
+    await store.apply([{ kind: 'conversation.delete', id: c.id }]);
+    expect(await store.search('bay hail drizzle weather', 10)).toEqual([]);
+    for (const table of ['messages_fts', 'conversations_fts']) {
+      expect(() => raw.prepare(`INSERT INTO ${table} (${table}, rank) VALUES ('integrity-check', 1)`).run()).not.toThrow();
+    }
+  });
+
+  it('upgrades an index that held streaming replies: they leave it, and come back when finished', async () => {
+    const { store, db, raw } = await freshStore();
+    await migrate(db, { migrations: sqliteSearchMigrations.filter((m) => m.version < 3), table: SEARCH_MIGRATIONS_TABLE });
+    const c = conversation(new Date().toISOString(), 'ledger');
+    const done = message(c.id, { content: 'the ledger balances' });
+    const streaming = message(c.id, { role: 'assistant', content: 'the ledger is half', status: 'streaming' });
+    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: done }, { kind: 'message.upsert', row: streaming }]);
+    const matches = (word: string): number => (raw.prepare('SELECT count(*) AS n FROM messages_fts WHERE messages_fts MATCH ?').get(word) as { n: number }).n;
+    // The former triggers indexed every row as it was written.
+    expect(matches('half')).toBe(1);
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    expect(matches('half')).toBe(0);
+    expect(matches('balances')).toBe(1);
+    await store.apply([{ kind: 'message.upsert', row: { ...streaming, content: 'the ledger is half done', status: 'complete' } }]);
+    expect((await store.search('half', 10)).map((h) => h.messageId)).toEqual([streaming.id]);
+    expect(() => raw.prepare("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)").run()).not.toThrow();
+  });
+
+  it('indexes queued rows a moment after they are written, without a search, and stops with the connection', async () => {
+    const file = path.join(tempDir(), 'app.db');
+    const errors: Error[] = [];
+    const indexer = new SearchIndexer((err) => errors.push(err), 20);
+    const { db, raw } = openSqlite(file, { searchIndex: indexer });
+    await migrate(db);
+    await migrate(db, { migrations: sqliteSearchMigrations, table: SEARCH_MIGRATIONS_TABLE });
+    indexer.attach(db);
+    const store = new KyselyStore(db, 'sqlite');
+    const queued = (): number => (raw.prepare('SELECT count(*) AS n FROM search_queue').get() as { n: number }).n;
+    const c = conversation(new Date().toISOString(), 'tides');
+    await store.apply([{ kind: 'conversation.upsert', row: c }]);
+    expect(queued()).toBe(1);
+    await waitFor(() => (queued() === 0 ? true : undefined), 'the queue to be indexed');
+    expect((raw.prepare("SELECT count(*) AS n FROM conversations_fts WHERE conversations_fts MATCH 'tides'").get() as { n: number }).n).toBe(1);
+    // A write just before the connection closes stays queued (durably) and no batch runs after.
+    await store.apply([{ kind: 'conversation.upsert', row: conversation(new Date().toISOString(), 'currents') }]);
+    await store.close();
+    const reopened = openSqlite(file);
+    open.push({ close: () => reopened.db.destroy() });
+    expect((reopened.raw.prepare('SELECT count(*) AS n FROM search_queue').get() as { n: number }).n).toBe(1);
+    expect(errors).toEqual([]);
   });
 });
