@@ -12,6 +12,7 @@ import { packageSize } from './package-size.js';
 import { postgresBench } from './postgres.js';
 import { uiBench } from './ui.js';
 import { searchBench } from './search.js';
+import { storeWritesBench } from './store-writes.js';
 
 /**
  * `npm run bench`: every figure is printed as a ratio against a baseline measured in the same run
@@ -34,6 +35,7 @@ const suites: Array<[string, () => Promise<void>]> = [
   ['package', () => packageSize()],
   ['ui', () => uiBench()],
   ['search', () => searchBench()],
+  ['store-writes', () => storeWritesBench()],
 ];
 
 for (const [name, run] of suites) {
