@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,12 +77,13 @@ export async function startOrchestra(env: Record<string, string> = {}, nodeArgs:
     child,
     dataDir,
     startMs,
+    // The data directory goes with the server: a chat-turns run leaves some 25 MB of conversations.
     stop: () =>
-      new Promise((resolve) => {
+      new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
-      }),
+      }).then(() => rmSync(dataDir, { recursive: true, force: true })),
   };
 }
 
