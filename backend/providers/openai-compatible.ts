@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool } from 'undici';
 import { z } from 'zod';
@@ -83,15 +84,14 @@ export class OpenAICompatibleProvider implements ModelProvider {
     const ctx = this.context('connect', signal);
     if (signal?.aborted === true) throw toProviderError(signal.reason, ctx);
     this.assertOpen();
-    const upstream = new AbortController();
-    const unlink = link(signal, upstream);
+    const upstream = new UpstreamAbort(signal);
     try {
       return await this.guarded(ctx, upstream, async () => {
         const res = await this.pool.request({
           method: 'GET',
           path: this.modelsPath,
           headers: this.plainHeaders,
-          signal: upstream.signal,
+          signal: upstream,
         });
         if (res.statusCode < 200 || res.statusCode >= 300) throw await this.upstreamError(res);
         const text = await readText(res.body, JSON_REPLY_LIMIT);
@@ -107,7 +107,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
         return parsed.data.data.map((m) => m.id);
       });
     } finally {
-      unlink();
+      upstream.unlink();
     }
   }
 
@@ -151,8 +151,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       stream_options: { include_usage: true },
     });
 
-    const upstream = new AbortController();
-    const unlink = link(signal, upstream);
+    const upstream = new UpstreamAbort(signal);
     let body: ResponseBody | undefined;
     let complete = false;
     try {
@@ -162,7 +161,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
           path: this.chatPath,
           headers: this.streamHeaders,
           body: payload,
-          signal: upstream.signal,
+          signal: upstream,
         });
         if (r.statusCode < 200 || r.statusCode >= 300) throw await this.upstreamError(r);
         return r;
@@ -222,7 +221,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
       if (reader.finishReason !== null) yield { type: 'finish', reason: reader.finishReason };
       if (reader.usage !== undefined) yield reader.usage;
     } finally {
-      unlink();
+      upstream.unlink();
       if (!complete) {
         // An error, a cancel, or a consumer that stopped iterating: stop the upstream now.
         upstream.abort();
@@ -252,7 +251,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
    * provider is unhealthy reach the breaker as failures; a cancel or a 4xx passes through it as a
    * completed call, whatever the breaker's own filter says.
    */
-  private async guarded<T>(ctx: ErrorContext, upstream: AbortController, call: () => Promise<T>): Promise<T> {
+  private async guarded<T>(ctx: ErrorContext, upstream: UpstreamAbort, call: () => Promise<T>): Promise<T> {
     let outcome: { ok: true; value: T } | { ok: false; error: ProviderError };
     try {
       outcome = await this.breaker.run(async () => {
@@ -516,10 +515,36 @@ function drainTail(body: ResponseBody): void {
   body.resume();
 }
 
-/** Makes `signal` abort `upstream`; returns the unlink. */
-function link(signal: AbortSignal | undefined, upstream: AbortController): () => void {
-  if (signal === undefined) return () => undefined;
-  const onAbort = (): void => upstream.abort(signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
+/**
+ * What undici watches to abort one upstream request: it fires when the caller's signal does (with
+ * the caller's reason) or when the provider gives the request up itself (a breaker timeout, a
+ * stream that ended early). undici takes an EventEmitter there as well as an AbortSignal, and this
+ * one is far cheaper per chat turn than an AbortController: its signal is an EventTarget built
+ * with a prototype swap, and undici would add and remove its listener through EventTarget too.
+ */
+class UpstreamAbort extends EventEmitter {
+  aborted = false;
+  reason: unknown = undefined;
+  private readonly onCallerAbort: (() => void) | undefined;
+
+  constructor(private readonly caller: AbortSignal | undefined) {
+    super();
+    if (caller !== undefined) {
+      this.onCallerAbort = (): void => this.abort(caller.reason);
+      // A signal aborts once; unlink() removes the listener, so `once` would only add a wrapper.
+      caller.addEventListener('abort', this.onCallerAbort);
+    }
+  }
+
+  /** Without a reason, the same AbortError an AbortController's abort() gives. */
+  abort(reason: unknown = new DOMException('This operation was aborted', 'AbortError')): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.emit('abort');
+  }
+
+  unlink(): void {
+    if (this.onCallerAbort !== undefined) this.caller?.removeEventListener('abort', this.onCallerAbort);
+  }
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -172,6 +173,18 @@ describe('OpenAICompatibleProvider cancel', () => {
     }
     await fake.waitForAbort();
     expect(fake.requests.at(-1)?.aborted).toBe(true);
+  });
+
+  it('a stream leaves no listener on the caller signal, whether it finished or failed', async () => {
+    const ctl = new AbortController();
+    const p = provider({ model: 'm' });
+    const done = await collect(p.stream({ messages, signal: ctl.signal }));
+    expect(done.error).toBeUndefined();
+    expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
+    fake.set({ mode: 'http-error', errorStatus: 500, errorMessage: 'model crashed' });
+    const failed = await collect(p.stream({ messages, signal: ctl.signal }));
+    expect(failed.error?.code).toBe('provider-error');
+    expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
   });
 
   it('an already aborted signal never reaches the provider', async () => {
