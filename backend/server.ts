@@ -146,9 +146,7 @@ export async function startServer(loaded: Config, options: StartOptions = {}): P
   let onReplicated = (_conversationIds: string[]): void => {};
   let onStoreSwitched = (_next: Store): void => {};
   // A breaker that a live switch removed leaves no stale series behind.
-  const forgetBreaker = (name: string): void => {
-    for (const state of ['closed', 'open', 'halfOpen'] as const) metrics.breakerState.remove({ breaker: name, state });
-  };
+  const forgetBreaker = (name: string): void => metrics.forgetBreaker(name);
 
   try {
     const replication = replicationObserver(metrics);

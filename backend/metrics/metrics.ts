@@ -26,6 +26,8 @@ export interface Metrics {
   governanceVerdicts: Counter<'verdict' | 'source'>;
   /** Keeps the breaker gauges in step with a registry of breakers. */
   trackBreakers(breakers: BreakerRegistry): () => void;
+  /** Drops a breaker's state series (its dependency is gone); its next call publishes them again. */
+  forgetBreaker(name: string): void;
   close(): void;
 }
 
@@ -41,7 +43,7 @@ export function createMetrics(): Metrics {
   }
   const registers = [registry];
 
-  const m: Omit<Metrics, 'trackBreakers' | 'close'> = {
+  const m: Omit<Metrics, 'trackBreakers' | 'forgetBreaker' | 'close'> = {
     registry,
     httpDuration: new Histogram({
       name: 'orchestra_http_request_duration_seconds',
@@ -134,7 +136,12 @@ export function createMetrics(): Metrics {
     }),
   };
 
+  // The state each breaker's series show. A breaker reports every call it passes (a provider's:
+  // every chat turn), and rewriting three labelled series each time cost more than the rest of a
+  // turn's metrics; a call that left the state as shown changes nothing.
+  const shown = new Map<string, BreakerState>();
   const setBreaker = (name: string, state: BreakerState): void => {
+    shown.set(name, state);
     for (const s of STATES) m.breakerState.set({ breaker: name, state: s }, s === state ? 1 : 0);
   };
 
@@ -147,7 +154,7 @@ export function createMetrics(): Metrics {
         m.breakerEvents.inc({ breaker: name, event: e });
         if (e === 'success' || e === 'failure') {
           const b = breakers.get(name);
-          if (b) setBreaker(name, b.state);
+          if (b && shown.get(name) !== b.state) setBreaker(name, b.state);
         }
       });
       return () => {
@@ -155,7 +162,12 @@ export function createMetrics(): Metrics {
         offE();
       };
     },
+    forgetBreaker(name: string): void {
+      shown.delete(name);
+      for (const state of STATES) m.breakerState.remove({ breaker: name, state });
+    },
     close(): void {
+      shown.clear();
       registry.clear();
     },
   };
