@@ -27,6 +27,7 @@ import { assignRequestId, requestLog } from './request-context.js';
 import { pathGuard } from './safe-path.js';
 import { refuseNul } from './validation.js';
 import { fastPath, pathOf } from './fast-path.js';
+import { plainJsonLength, readPlainJson } from './json-body.js';
 import { breakerRoutes, type BreakerSources } from './routes/breakers.js';
 import { chatRoutes, chatTurnRoute, type ReplyFollowing } from './routes/chat.js';
 import { conversationRoutes } from './routes/conversations.js';
@@ -112,12 +113,7 @@ function observe(deps: AppDeps) {
 function jsonBodyParser(limit: number) {
   const parse = express.json({ limit, strict: true });
   return (req: Request, res: Response, next: NextFunction): void => {
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    if (hasBody && !req.is('application/json')) {
-      next(new AppError(415, 'unsupported-media-type', 'send the request body as JSON with Content-Type: application/json'));
-      return;
-    }
-    parse(req, res, (err?: unknown) => {
+    const parsed = (err?: unknown): void => {
       if (err !== undefined && err !== null) {
         next(err);
         return;
@@ -129,7 +125,23 @@ function jsonBodyParser(limit: number) {
         return;
       }
       next();
-    });
+    };
+    // Most bodies are plain UTF-8 JSON with a length; they skip express.json (see json-body.ts).
+    const plainLength = plainJsonLength(req, limit);
+    if (plainLength !== undefined) {
+      if (!Reflect.has(req, 'body')) req.body = undefined;
+      readPlainJson(req, plainLength, (err, body) => {
+        if (err === undefined) req.body = body;
+        parsed(err);
+      });
+      return;
+    }
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody && !req.is('application/json')) {
+      next(new AppError(415, 'unsupported-media-type', 'send the request body as JSON with Content-Type: application/json'));
+      return;
+    }
+    parse(req, res, parsed);
   };
 }
 
