@@ -130,6 +130,18 @@ describe('bad input', () => {
     expect(c.headers.get('content-type')).toMatch(/json/);
   });
 
+  it('a JSON chat turn answers with the charset and the byte length of its body', async () => {
+    // An echoed reply carries the message's multi-byte characters into the answer.
+    t.provider?.set({ echo: true });
+    const res = await t.api('/api/chat', { method: 'POST', json: { message: 'ça va? 🎉' } }).finally(() => t.provider?.set({ echo: false }));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
+    const body = JSON.parse(bytes.toString('utf8')) as { conversationId: string; message: { conversationId: string; status: string; role: string } };
+    expect(body.message).toMatchObject({ conversationId: body.conversationId, status: 'complete', role: 'assistant', content: 'ça va? 🎉' });
+  });
+
   it('404 when chatting into an unknown conversation', async () => {
     const res = await t.api('/api/chat', { method: 'POST', json: { message: 'hi', conversationId: '01890a5d-ac96-774b-bcce-b302099a8057' } });
     expect(res.status).toBe(404);

@@ -90,7 +90,11 @@ async function answer(
   }
   if (res.destroyed) return;
   if (message.status === 'error') throw failureOf(message);
-  res.status(200).json({ conversationId: message.conversationId, message } satisfies ChatResponse);
+  // The headers res.json would send, written as /api/status does: res.json looks the content type
+  // up by name and parses it again to add the charset, on every turn.
+  const json = JSON.stringify({ conversationId: message.conversationId, message } satisfies ChatResponse);
+  res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
 }
 
 export interface ReplyFollowing {
