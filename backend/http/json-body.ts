@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
  * on every request; for a chat turn this cost as much as the route's own work. Every other body
  * (compressed, chunked, another charset, empty, over the limit, a request already finished) still
  * goes through express.json, and what this reader does matches it: the same parsed value, and
- * errors of the same `type`, status and message, which is all the error handler reads.
+ * errors of the same `type` and status, with the same message where the error handler shows one
+ * (a JSON syntax error is reported as `invalid-json` whatever its message). Unlike raw-body it
+ * does not bind `done` to the async scope of the middleware; nothing here uses AsyncLocalStorage.
  */
 
 /** Content types (as clients send them) that name plain UTF-8 JSON. */
