@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { newId } from '../../../backend/data/ids.js';
-import { conversationRow, KyselyStore, messageRow } from '../../../backend/data/kysely-store.js';
+import { conversationRow, GROUP_COMMIT_MAX_TURNS, KyselyStore, messageRow } from '../../../backend/data/kysely-store.js';
 import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
@@ -213,6 +213,48 @@ describe('SQLite store', () => {
     expect(written).toHaveLength(3);
     expect(statements.filter((q) => q === 'commit')).toHaveLength(1);
     for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
+  });
+
+  it('waits further turns of the event loop while writes keep coming, up to a limit, and not for a lone write', async () => {
+    const { store, statements } = await loggedStore();
+    const at = new Date().toISOString();
+    const commits = (): number => statements.filter((q) => q === 'commit').length;
+    // One write per turn of the loop, as requests arriving one poll after another. Each next write
+    // is scheduled before the store looks again, as an I/O callback of the next turn runs before
+    // its setImmediate callbacks. The first write and those of the GROUP_COMMIT_MAX_TURNS turns
+    // after it share a transaction; the rest go into the next one.
+    const rows = Array.from({ length: GROUP_COMMIT_MAX_TURNS + 3 }, () => conversation(at));
+    const writes: Array<Promise<void>> = [];
+    await new Promise<void>((resolve) => {
+      const next = (i: number): void => {
+        const row = rows[i];
+        if (row === undefined) return resolve();
+        setImmediate(() => next(i + 1));
+        writes.push(store.apply([{ kind: 'conversation.upsert', row }]));
+      };
+      next(0);
+    });
+    await Promise.all(writes);
+    expect(commits()).toBe(2);
+    const firstCommit = statements.indexOf('commit');
+    expect(statements.slice(0, firstCommit).filter((q) => q.startsWith('insert'))).toHaveLength(GROUP_COMMIT_MAX_TURNS + 1);
+    for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
+
+    // A write with nothing after it is committed after one turn of the loop.
+    statements.length = 0;
+    let turnsWaited = 0;
+    let counting = true;
+    const count = (): void => {
+      if (!counting) return;
+      turnsWaited++;
+      setImmediate(count);
+    };
+    const lone = store.apply([{ kind: 'conversation.upsert', row: conversation(at) }]);
+    setImmediate(count);
+    await lone;
+    counting = false;
+    expect(commits()).toBe(1);
+    expect(turnsWaited).toBeLessThanOrEqual(1);
   });
 
   it('runs for each write the statement and parameters Kysely builds for it, built once and refilled', async () => {
