@@ -26,6 +26,10 @@ export const SEARCH_INDEX_DELAY_MS = 100;
  * a write, and two of them one after the other each take what the other left.
  */
 export async function indexQueued(db: Kysely<Database>): Promise<number> {
+  // Looked at first without a transaction: BEGIN counts as a write (sqlite.ts), so a batch that
+  // opened one to find the queue empty would schedule the next batch, every delay, for ever.
+  const { rows: waiting } = await sql<{ id: number }>`SELECT id FROM search_queue LIMIT 1`.execute(db);
+  if (waiting.length === 0) return 0;
   return db.transaction().execute(async (trx) => {
     const { rows } = await sql<{ last: number | null; count: number }>`SELECT max(id) AS last, count(*) AS count FROM search_queue`.execute(trx);
     const last = rows[0]?.last ?? null;
@@ -49,6 +53,11 @@ export async function indexQueued(db: Kysely<Database>): Promise<number> {
 export class SearchIndexer {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+
+  /** Whether a batch is due (the queue may have rows nobody has indexed yet). */
+  get scheduled(): boolean {
+    return this.timer !== undefined;
+  }
   private db: Kysely<Database> | undefined;
 
   constructor(

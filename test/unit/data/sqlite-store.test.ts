@@ -444,6 +444,8 @@ describe('SQLite store', () => {
     expect(queued()).toBe(1);
     await waitFor(() => (queued() === 0 ? true : undefined), 'the queue to be indexed');
     expect((raw.prepare("SELECT count(*) AS n FROM conversations_fts WHERE conversations_fts MATCH 'tides'").get() as { n: number }).n).toBe(1);
+    // With the queue empty the indexer goes quiet: a batch that found nothing schedules no other.
+    await waitFor(() => (indexer.scheduled ? undefined : true), 'the indexer to settle');
     // A write just before the connection closes stays queued (durably) and no batch runs after.
     await store.apply([{ kind: 'conversation.upsert', row: conversation(new Date().toISOString(), 'currents') }]);
     await store.close();
