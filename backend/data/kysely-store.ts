@@ -3,6 +3,7 @@ import { invalid } from '../errors.js';
 import { KyselyCredentialStore, type CredentialStore } from './credentials.js';
 import { searchPostgres, searchSqlite } from './search.js';
 import { indexQueued } from './search-index.js';
+import { sqliteConnectionOf, type SqliteConnection } from './sqlite.js';
 import type { Database, MessagesTable, ConversationsTable, ValidationsTable } from './schema.js';
 import type {
   Conversation,
@@ -195,6 +196,18 @@ async function runCompiled<R extends object>(
   row: R,
   build: (db: Executor, row: R) => { compile(): CompiledQuery; execute(): Promise<unknown> },
 ): Promise<void> {
+  const compiled = compiledFor(db, name, row, build);
+  if (compiled === null) await build(db, row).execute();
+  else await db.executeQuery(compiled);
+}
+
+/** The statement for `row` (see runCompiled), or null when it has to be built every time. */
+function compiledFor<R extends object>(
+  db: Executor,
+  name: string,
+  row: R,
+  build: (db: Executor, row: R) => { compile(): CompiledQuery },
+): CompiledQuery | null {
   const values = row as Record<string, unknown>;
   const adapter = db.getExecutor().adapter;
   let known = shapes.get(adapter);
@@ -210,12 +223,31 @@ async function runCompiled<R extends object>(
     shape = learnShape(columns, (placeholders) => build(db, placeholders as R).compile());
     known.set(key, shape);
   }
-  if (shape === null) {
-    await build(db, row).execute();
-    return;
-  }
+  if (shape === null) return null;
   const parameters = shape.columns.map((c) => values[c]);
-  await db.executeQuery({ ...shape.compiled, parameters, queryId: createQueryId() });
+  return { ...shape.compiled, parameters, queryId: createQueryId() };
+}
+
+/**
+ * The statements applyMutation runs for a mutation, compiled, in order: what the group commit runs
+ * on the SQLite connection directly.
+ */
+export function compileMutation(db: Executor, m: Mutation): CompiledQuery[] {
+  const one = <R extends object>(name: string, row: R, build: (db: Executor, row: R) => { compile(): CompiledQuery }): CompiledQuery =>
+    compiledFor(db, name, row, build) ?? build(db, row).compile();
+  switch (m.kind) {
+    case 'conversation.upsert':
+      return [one('conversation.upsert', conversationRow(m.row), upsertConversation)];
+    case 'conversation.delete':
+      return [
+        db.deleteFrom('messages').where('conversation_id', '=', m.id).compile(),
+        db.deleteFrom('conversations').where('id', '=', m.id).compile(),
+      ];
+    case 'message.upsert':
+      return [one('message.upsert', messageRow(m.row), upsertMessage)];
+    case 'validation.insert':
+      return [one('validation.insert', validationRow(m.row), insertValidation)];
+  }
 }
 
 function learnShape(columns: string[], compile: (row: Record<string, unknown>) => CompiledQuery): Shape {
@@ -349,9 +381,33 @@ export class KyselyStore implements Store {
   }
 
   private transact(groups: Mutation[][]): Promise<void> {
+    const connection = this.backend === 'sqlite' ? sqliteConnectionOf(this.db) : undefined;
+    if (connection !== undefined) return this.db.connection().execute(() => Promise.resolve(this.commitNow(connection, groups)));
     return this.db.transaction().execute(async (trx) => {
       for (const mutations of groups) for (const m of mutations) await applyMutation(trx, m);
     });
+  }
+
+  /**
+   * One transaction with the group's statements, run on the SQLite connection in a single
+   * synchronous stretch. The statements are those applyMutation runs, compiled by Kysely the same
+   * way; going through Kysely for each one cost a chain of promises per statement, a fifth of the
+   * CPU of a group commit. Kysely's connection is held meanwhile (see transact), so no other query
+   * runs inside this transaction.
+   */
+  private commitNow(connection: SqliteConnection, groups: Mutation[][]): void {
+    connection.prepare('begin').run();
+    try {
+      for (const mutations of groups) {
+        for (const m of mutations) for (const q of compileMutation(this.db, m)) connection.prepare(q.sql).run(q.parameters);
+      }
+      connection.prepare('commit').run();
+    } catch (err) {
+      // A failed statement leaves the transaction open (a constraint error) or ends it (some I/O
+      // errors); either way nothing of the group stays.
+      if (connection.inTransaction) connection.prepare('rollback').run();
+      throw err;
+    }
   }
 
   getConversation(id: string): Promise<Conversation | undefined> {

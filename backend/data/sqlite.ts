@@ -61,10 +61,48 @@ export function openSqlite(file: string, options: OpenSqliteOptions = {}): Opene
           ...(options.onCheckpointFailure ? { onFailure: options.onCheckpointFailure } : {}),
         })
       : undefined;
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints, options.searchIndex) }),
-  });
+  const db = kyselyOverSqlite(raw, withStatementCache(raw, STATEMENT_CACHE_SIZE, checkpoints, options.searchIndex));
   return { db, raw, file, checkpoints };
+}
+
+/** Prepares statements (kept, see withStatementCache) and closes the connection. */
+export interface StatementCache {
+  prepare(sql: string): Sqlite.Statement;
+  close(): void;
+}
+
+/**
+ * Kysely over a connection's statement cache. The connection is also registered for
+ * sqliteConnectionOf, so the store's group commit can run its statements on the same cache.
+ */
+export function kyselyOverSqlite(raw: Sqlite.Database, statements: StatementCache): Kysely<Database> {
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: statements }) });
+  connections.set(db, {
+    prepare: (sql) => statements.prepare(sql),
+    get inTransaction() {
+      return raw.inTransaction;
+    },
+  });
+  return db;
+}
+
+/**
+ * The connection under a Kysely instance openSqlite made, for code that runs many small statements
+ * in a row and is better off without a promise per statement (the store's group commit). Its
+ * statements are the ones Kysely would have prepared, through the same cache, so the checkpoint
+ * and search hooks see them as well. Run them only while holding Kysely's connection
+ * (`db.connection().execute`), so that no Kysely query interleaves.
+ */
+export interface SqliteConnection {
+  prepare(sql: string): Sqlite.Statement;
+  readonly inTransaction: boolean;
+}
+
+const connections = new WeakMap<Kysely<Database>, SqliteConnection>();
+
+/** The connection of a Kysely instance openSqlite made, or undefined for any other. */
+export function sqliteConnectionOf(db: Kysely<Database>): SqliteConnection | undefined {
+  return connections.get(db);
 }
 
 /** Distinct statements kept prepared; past it the cache starts over (search builds many shapes). */
@@ -82,7 +120,7 @@ export function withStatementCache(
   size = STATEMENT_CACHE_SIZE,
   checkpoints?: BackgroundCheckpoints,
   searchIndex?: SearchIndexer,
-): { prepare(sql: string): Sqlite.Statement; close(): void } {
+): StatementCache {
   const prepared = new Map<string, Sqlite.Statement>();
   return {
     prepare(sql: string): Sqlite.Statement {

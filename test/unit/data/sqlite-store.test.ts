@@ -7,7 +7,7 @@ import { MigrationError, migrate } from '../../../backend/data/migrate.js';
 import { migrations } from '../../../backend/data/migrations/index.js';
 import { SEARCH_MIGRATIONS_TABLE, sqliteSearchMigrations } from '../../../backend/data/migrations/search.js';
 import { indexQueued, SearchIndexer } from '../../../backend/data/search-index.js';
-import { openSqlite, sqlitePath, withStatementCache } from '../../../backend/data/sqlite.js';
+import { kyselyOverSqlite, openSqlite, sqlitePath, withStatementCache, type StatementCache } from '../../../backend/data/sqlite.js';
 import type { Database, MessagesTable } from '../../../backend/data/schema.js';
 import { DomainError } from '../../../backend/errors.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
@@ -31,17 +31,42 @@ const conversation = (at: string, title = 'c'): Conversation => ({ id: newId(), 
 const message = (conversationId: string, patch: Partial<Message> = {}): Message =>
   newMessage({ id: newId(), conversationId, role: 'user', content: 'hi', status: 'complete', ...patch });
 
-/** A store over a fresh database that records every SQL statement it runs, in order. */
-async function loggedStore(): Promise<{ store: KyselyStore; statements: string[] }> {
-  const { raw } = await freshStore();
-  const statements: string[] = [];
-  const db = new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(raw) }),
-    log: (e) => {
-      statements.push(e.query.sql);
+/** Every statement a connection runs, with its parameters, in order. */
+type Ran = Array<{ sql: string; parameters: readonly unknown[] }>;
+
+/** A statement cache that records each statement as it runs (whoever runs it: Kysely or the store). */
+function recording(cache: StatementCache, ran: Ran): StatementCache {
+  return {
+    prepare(text: string) {
+      const statement = cache.prepare(text);
+      return new Proxy(statement, {
+        get(target, key) {
+          const value: unknown = Reflect.get(target, key, target);
+          if (key !== 'run' && key !== 'all' && key !== 'get') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+          return (...args: unknown[]) => {
+            ran.push({ sql: text, parameters: Array.isArray(args[0]) ? (args[0] as unknown[]) : args });
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        },
+      });
     },
-  });
-  return { store: new KyselyStore(db, 'sqlite'), statements };
+    close: () => cache.close(),
+  };
+}
+
+/**
+ * How the store reaches SQLite: a connection openSqlite made runs the group commit's statements
+ * itself (`direct`); any other Kysely instance goes through Kysely statement by statement.
+ */
+const paths = ['direct', 'kysely'] as const;
+
+/** A store over a fresh database that records every SQL statement it runs, in order. */
+async function loggedStore(how: (typeof paths)[number]): Promise<{ store: KyselyStore; db: Kysely<Database>; ran: Ran; sqls: () => string[] }> {
+  const { raw } = await freshStore();
+  const ran: Ran = [];
+  const cache = recording(withStatementCache(raw), ran);
+  const db = how === 'direct' ? kyselyOverSqlite(raw, cache) : new Kysely<Database>({ dialect: new SqliteDialect({ database: cache }) });
+  return { store: new KyselyStore(db, 'sqlite'), db, ran, sqls: () => ran.map((r) => r.sql) };
 }
 
 describe('SQLite store', () => {
@@ -171,135 +196,151 @@ describe('SQLite store', () => {
     expect(httpStatusOf(refused as DomainError)).toBe(400);
   });
 
-  it('commits writes asked for together in one transaction, each caller seeing its own result', async () => {
-    const { store, statements } = await loggedStore();
-    const at = new Date().toISOString();
-    const rows = Array.from({ length: 10 }, () => conversation(at));
-    const written = await Promise.allSettled(rows.map((row) => store.apply([{ kind: 'conversation.upsert', row }])));
-    expect(written.every((r) => r.status === 'fulfilled')).toBe(true);
-    expect(statements.filter((q) => q === 'commit')).toHaveLength(1);
-    for (const row of rows) expect((await store.getConversation(row.id))?.title).toBe('c');
+  // Both ways of reaching SQLite run the same statements, grouped the same way.
+  describe.each(paths)('group commit (%s)', (how) => {
+    it('commits writes asked for together in one transaction, each caller seeing its own result', async () => {
+      const { store, ran, sqls } = await loggedStore(how);
+      const at = new Date().toISOString();
+      const rows = Array.from({ length: 10 }, () => conversation(at));
+      const written = await Promise.allSettled(rows.map((row) => store.apply([{ kind: 'conversation.upsert', row }])));
+      expect(written.every((r) => r.status === 'fulfilled')).toBe(true);
+      expect(sqls().filter((q) => q === 'commit')).toHaveLength(1);
+      for (const row of rows) expect((await store.getConversation(row.id))?.title).toBe('c');
 
-    // A write that breaks a constraint fails alone; the others in its transaction are kept.
-    statements.length = 0;
-    const before = conversation(at, 'before');
-    const after = conversation(at, 'after');
-    const orphan = message(newId());
-    const [a, bad, b] = await Promise.allSettled([
-      store.apply([{ kind: 'conversation.upsert', row: before }]),
-      store.apply([{ kind: 'message.upsert', row: orphan }]),
-      store.apply([{ kind: 'conversation.upsert', row: after }]),
-    ]);
-    expect(a.status).toBe('fulfilled');
-    expect(b.status).toBe('fulfilled');
-    expect(bad.status).toBe('rejected');
-    expect(statements.filter((q) => q === 'rollback').length).toBeGreaterThanOrEqual(2);
-    expect((await store.getConversation(before.id))?.title).toBe('before');
-    expect((await store.getConversation(after.id))?.title).toBe('after');
-    expect(await store.getMessage(orphan.id)).toBeUndefined();
-    // A single failing write is rolled back and reported as it is.
-    await expect(store.apply([{ kind: 'message.upsert', row: message(newId()) }])).rejects.toThrow(/FOREIGN KEY/);
-  });
+      // A write that breaks a constraint fails alone; the others in its transaction are kept.
+      ran.length = 0;
+      const before = conversation(at, 'before');
+      const after = conversation(at, 'after');
+      const orphan = message(newId());
+      const [a, bad, b] = await Promise.allSettled([
+        store.apply([{ kind: 'conversation.upsert', row: before }]),
+        store.apply([{ kind: 'message.upsert', row: orphan }]),
+        store.apply([{ kind: 'conversation.upsert', row: after }]),
+      ]);
+      expect(a.status).toBe('fulfilled');
+      expect(b.status).toBe('fulfilled');
+      expect(bad.status).toBe('rejected');
+      expect(sqls().filter((q) => q === 'rollback').length).toBeGreaterThanOrEqual(2);
+      expect((await store.getConversation(before.id))?.title).toBe('before');
+      expect((await store.getConversation(after.id))?.title).toBe('after');
+      expect(await store.getMessage(orphan.id)).toBeUndefined();
+      // A single failing write is rolled back and reported as it is.
+      await expect(store.apply([{ kind: 'message.upsert', row: message(newId()) }])).rejects.toThrow(/FOREIGN KEY/);
+    });
 
-  it('commits in one transaction the writes of separate callbacks run in the same turn of the event loop', async () => {
-    const { store, statements } = await loggedStore();
-    const at = new Date().toISOString();
-    const rows = Array.from({ length: 3 }, () => conversation(at));
-    // Like two requests whose handlers run one after the other in one poll of the event loop:
-    // each callback ends (and its microtasks run) before the next one starts.
-    const written = await Promise.all(
-      rows.map((row) => new Promise<void>((resolve, reject) => setImmediate(() => store.apply([{ kind: 'conversation.upsert', row }]).then(resolve, reject)))),
-    );
-    expect(written).toHaveLength(3);
-    expect(statements.filter((q) => q === 'commit')).toHaveLength(1);
-    for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
-  });
+    it('commits in one transaction the writes of separate callbacks run in the same turn of the event loop', async () => {
+      const { store, sqls } = await loggedStore(how);
+      const at = new Date().toISOString();
+      const rows = Array.from({ length: 3 }, () => conversation(at));
+      // Like two requests whose handlers run one after the other in one poll of the event loop:
+      // each callback ends (and its microtasks run) before the next one starts.
+      const written = await Promise.all(
+        rows.map((row) => new Promise<void>((resolve, reject) => setImmediate(() => store.apply([{ kind: 'conversation.upsert', row }]).then(resolve, reject)))),
+      );
+      expect(written).toHaveLength(3);
+      expect(sqls().filter((q) => q === 'commit')).toHaveLength(1);
+      for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
+    });
 
-  it('waits further turns of the event loop while writes keep coming, up to a limit, and not for a lone write', async () => {
-    const { store, statements } = await loggedStore();
-    const at = new Date().toISOString();
-    const commits = (): number => statements.filter((q) => q === 'commit').length;
-    // One write per turn of the loop, as requests arriving one poll after another. Each next write
-    // is scheduled before the store looks again, as an I/O callback of the next turn runs before
-    // its setImmediate callbacks. The first write and those of the GROUP_COMMIT_MAX_TURNS turns
-    // after it share a transaction; the rest go into the next one.
-    const rows = Array.from({ length: GROUP_COMMIT_MAX_TURNS + 3 }, () => conversation(at));
-    const writes: Array<Promise<void>> = [];
-    await new Promise<void>((resolve) => {
-      const next = (i: number): void => {
-        const row = rows[i];
-        if (row === undefined) return resolve();
-        setImmediate(() => next(i + 1));
-        writes.push(store.apply([{ kind: 'conversation.upsert', row }]));
+    it('waits further turns of the event loop while writes keep coming, up to a limit, and not for a lone write', async () => {
+      const { store, ran, sqls } = await loggedStore(how);
+      const at = new Date().toISOString();
+      const commits = (): number => sqls().filter((q) => q === 'commit').length;
+      // One write per turn of the loop, as requests arriving one poll after another. Each next write
+      // is scheduled before the store looks again, as an I/O callback of the next turn runs before
+      // its setImmediate callbacks. The first write and those of the GROUP_COMMIT_MAX_TURNS turns
+      // after it share a transaction; the rest go into the next one.
+      const rows = Array.from({ length: GROUP_COMMIT_MAX_TURNS + 3 }, () => conversation(at));
+      const writes: Array<Promise<void>> = [];
+      await new Promise<void>((resolve) => {
+        const next = (i: number): void => {
+          const row = rows[i];
+          if (row === undefined) return resolve();
+          setImmediate(() => next(i + 1));
+          writes.push(store.apply([{ kind: 'conversation.upsert', row }]));
+        };
+        next(0);
+      });
+      await Promise.all(writes);
+      expect(commits()).toBe(2);
+      const firstCommit = sqls().indexOf('commit');
+      expect(sqls().slice(0, firstCommit).filter((q) => q.startsWith('insert'))).toHaveLength(GROUP_COMMIT_MAX_TURNS + 1);
+      for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
+
+      // A write with nothing after it is committed after one turn of the loop.
+      ran.length = 0;
+      let turnsWaited = 0;
+      let counting = true;
+      const count = (): void => {
+        if (!counting) return;
+        turnsWaited++;
+        setImmediate(count);
       };
-      next(0);
-    });
-    await Promise.all(writes);
-    expect(commits()).toBe(2);
-    const firstCommit = statements.indexOf('commit');
-    expect(statements.slice(0, firstCommit).filter((q) => q.startsWith('insert'))).toHaveLength(GROUP_COMMIT_MAX_TURNS + 1);
-    for (const row of rows) expect((await store.getConversation(row.id))?.id).toBe(row.id);
-
-    // A write with nothing after it is committed after one turn of the loop.
-    statements.length = 0;
-    let turnsWaited = 0;
-    let counting = true;
-    const count = (): void => {
-      if (!counting) return;
-      turnsWaited++;
+      const lone = store.apply([{ kind: 'conversation.upsert', row: conversation(at) }]);
       setImmediate(count);
-    };
-    const lone = store.apply([{ kind: 'conversation.upsert', row: conversation(at) }]);
-    setImmediate(count);
-    await lone;
-    counting = false;
-    expect(commits()).toBe(1);
-    expect(turnsWaited).toBeLessThanOrEqual(1);
+      await lone;
+      counting = false;
+      expect(commits()).toBe(1);
+      expect(turnsWaited).toBeLessThanOrEqual(1);
+    });
+
+    it('runs for each write the statement and parameters Kysely builds for it, built once and refilled', async () => {
+      const { store, db, ran: all } = await loggedStore(how);
+      const at = new Date().toISOString();
+      const c = conversation(at, 'first');
+      const m = message(c.id, { role: 'assistant', content: '', status: 'streaming', model: 'm1', progress: { seq: 0, ends: [1] } });
+      const finished: Message = { ...m, content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } };
+      const renamed: Conversation = { ...c, title: 'second', systemPrompt: 'be brief', activeLeafId: m.id };
+      await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
+      await store.apply([{ kind: 'message.upsert', row: finished }]);
+      await store.apply([{ kind: 'conversation.upsert', row: renamed }]);
+      // A value left undefined is left out of the statement (Kysely's rule): another statement.
+      const unnamed = { ...finished, content: 'edited', model: undefined } as unknown as Message;
+      await store.apply([{ kind: 'message.upsert', row: unnamed }]);
+      await store.apply([{ kind: 'message.upsert', row: finished }]);
+
+      const { id: _i, created_at: _ca, ...cChanges } = conversationRow(c);
+      const { id: _j, created_at: _cb, ...rChanges } = conversationRow(renamed);
+      // A rewrite leaves out what never changes: id, conversation, role, parent, creation time.
+      const built = (row: MessagesTable) => {
+        const { id: _k, conversation_id: _cc, created_at: _cd, role: _r, parent_id: _p, ...changes } = row;
+        return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).compile();
+      };
+      const expected = [
+        db.insertInto('conversations').values(conversationRow(c)).onConflict((oc) => oc.column('id').doUpdateSet(cChanges)).compile(),
+        built(messageRow(m)),
+        built(messageRow(finished)),
+        db.insertInto('conversations').values(conversationRow(renamed)).onConflict((oc) => oc.column('id').doUpdateSet(rChanges)).compile(),
+        built(messageRow(unnamed)),
+        built(messageRow(finished)),
+      ];
+      const ran = all.filter((r) => r.sql.startsWith('insert'));
+      expect(ran[4]?.sql).not.toContain('"model"');
+      expect(ran).toEqual(expected.map((q) => ({ sql: q.sql, parameters: q.parameters })));
+      // And the rows hold the values of the last writes, not those of the first.
+      expect(await store.getMessage(m.id)).toMatchObject({ content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } });
+      expect(await store.getConversation(c.id)).toMatchObject({ title: 'second', systemPrompt: 'be brief', activeLeafId: m.id });
+    });
   });
 
-  it('runs for each write the statement and parameters Kysely builds for it, built once and refilled', async () => {
-    const { raw } = await freshStore();
-    const ran: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-    const db = new Kysely<Database>({
-      dialect: new SqliteDialect({ database: withStatementCache(raw) }),
-      log: (e) => {
-        if (e.query.sql.startsWith('insert')) ran.push({ sql: e.query.sql, parameters: e.query.parameters });
-      },
-    });
-    const store = new KyselyStore(db, 'sqlite');
+  it('runs a group commit only between the queries and transactions other code runs through Kysely', async () => {
+    const { store, db, sqls } = await loggedStore('direct');
     const at = new Date().toISOString();
-    const c = conversation(at, 'first');
-    const m = message(c.id, { role: 'assistant', content: '', status: 'streaming', model: 'm1', progress: { seq: 0, ends: [1] } });
-    const finished: Message = { ...m, content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } };
-    const renamed: Conversation = { ...c, title: 'second', systemPrompt: 'be brief', activeLeafId: m.id };
-    await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: m }]);
-    await store.apply([{ kind: 'message.upsert', row: finished }]);
-    await store.apply([{ kind: 'conversation.upsert', row: renamed }]);
-    // A value left undefined is left out of the statement (Kysely's rule): another statement.
-    const unnamed = { ...finished, content: 'edited', model: undefined } as unknown as Message;
-    await store.apply([{ kind: 'message.upsert', row: unnamed }]);
-    await store.apply([{ kind: 'message.upsert', row: finished }]);
-
-    const { id: _i, created_at: _ca, ...cChanges } = conversationRow(c);
-    const { id: _j, created_at: _cb, ...rChanges } = conversationRow(renamed);
-    // A rewrite leaves out what never changes: id, conversation, role, parent, creation time.
-    const built = (row: MessagesTable) => {
-      const { id: _k, conversation_id: _cc, created_at: _cd, role: _r, parent_id: _p, ...changes } = row;
-      return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes)).compile();
-    };
-    const expected = [
-      db.insertInto('conversations').values(conversationRow(c)).onConflict((oc) => oc.column('id').doUpdateSet(cChanges)).compile(),
-      built(messageRow(m)),
-      built(messageRow(finished)),
-      db.insertInto('conversations').values(conversationRow(renamed)).onConflict((oc) => oc.column('id').doUpdateSet(rChanges)).compile(),
-      built(messageRow(unnamed)),
-      built(messageRow(finished)),
-    ];
-    expect(ran[4]?.sql).not.toContain('"model"');
-    expect(ran).toEqual(expected.map((q) => ({ sql: q.sql, parameters: q.parameters })));
-    // And the rows hold the values of the last writes, not those of the first.
-    expect(await store.getMessage(m.id)).toMatchObject({ content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } });
-    expect(await store.getConversation(c.id)).toMatchObject({ title: 'second', systemPrompt: 'be brief', activeLeafId: m.id });
+    const outside = conversation(at, 'outside');
+    const grouped = conversation(at, 'grouped');
+    let write: Promise<void> | undefined;
+    // A transaction that spans turns of the event loop, with a group commit due in the middle.
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('conversations').values(conversationRow(outside)).execute();
+      write = store.apply([{ kind: 'conversation.upsert', row: grouped }]);
+      for (let i = 0; i < GROUP_COMMIT_MAX_TURNS + 2; i++) await new Promise((resolve) => setImmediate(resolve));
+      await trx.selectFrom('conversations').select('id').execute();
+    });
+    await write;
+    const order = sqls().filter((q) => q === 'begin' || q === 'commit' || q.startsWith('insert'));
+    expect(order).toEqual(['begin', expect.stringMatching(/^insert/), 'commit', 'begin', expect.stringMatching(/^insert/), 'commit']);
+    expect((await store.getConversation(outside.id))?.title).toBe('outside');
+    expect((await store.getConversation(grouped.id))?.title).toBe('grouped');
   });
 
   it('prepares each statement once and keeps a bounded number of them', async () => {
