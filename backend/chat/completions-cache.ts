@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { ProviderError } from '../providers/errors.js';
-import type { CompletionRequest, ModelProvider, StreamEvent } from '../providers/types.js';
+import type { CancelSignal, CompletionRequest, ModelProvider, StreamEvent } from '../providers/types.js';
 import { cacheKey, type Cache } from '../cache/cache.js';
 
 /** Replies longer than this are streamed but not kept. */
@@ -79,7 +79,7 @@ export class CompletionCache {
   }
 }
 
-async function* replay(stored: StoredCompletion, signal: AbortSignal): AsyncGenerator<StreamEvent> {
+async function* replay(stored: StoredCompletion, signal: CancelSignal): AsyncGenerator<StreamEvent> {
   for (let i = 0; i < stored.chunks.length; i++) {
     if (signal.aborted) throw new ProviderError('cancelled', 'the request was cancelled');
     // Also before the first chunk: like a provider's, a replayed stream never answers on the turn

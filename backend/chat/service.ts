@@ -13,6 +13,7 @@ import type { ConversationService } from './conversations.js';
 import { assembleToolCalls, type ToolCall } from './tool-calls.js';
 import { newTurnsOf, titleSourceOf } from './turns.js';
 import { toWireMessage } from './wire.js';
+import { Cancellation } from '../providers/cancellation.js';
 
 export interface ProviderSource {
   resolve(signal?: AbortSignal): Promise<ModelProvider>;
@@ -106,7 +107,7 @@ export interface TurnResult {
 type StopReason = 'cancel' | 'client-gone' | 'shutdown';
 
 interface ActiveTurn {
-  controller: AbortController;
+  controller: Cancellation;
   reason: StopReason | undefined;
   done: Promise<TurnResult>;
   conversationId: string;
@@ -242,11 +243,11 @@ export class ChatService {
     conversation.activeLeafId = assistant.id;
     const prompt: ChatTurn[] =
       plan.systemPrompt && conversation.systemPrompt ? [{ role: 'system', content: conversation.systemPrompt }, ...plan.prompt] : plan.prompt;
-    const controller = new AbortController();
+    const controller = new Cancellation();
     const request = {
       model: assistant.model ?? undefined,
       messages: prompt,
-      signal: controller.signal,
+      signal: controller,
       ...(plan.extra !== undefined ? { extra: plan.extra } : {}),
     };
     const completions = useCache ? this.deps.completions : undefined;

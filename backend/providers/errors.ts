@@ -1,5 +1,6 @@
 import { BreakerOpenError, BreakerTimeoutError } from '../breaker/breaker.js';
 import { DomainError, type ErrorKind } from '../errors.js';
+import type { CancelSignal } from './types.js';
 
 /**
  * Every way a model call can fail, as the kebab-case codes the HTTP and Socket.IO contracts
@@ -121,7 +122,7 @@ export type ProviderPhase = 'connect' | 'stream';
  */
 export function toProviderError(
   err: unknown,
-  ctx: { provider: string; baseUrl: string; phase: ProviderPhase; signal?: AbortSignal | undefined },
+  ctx: { provider: string; baseUrl: string; phase: ProviderPhase; signal?: CancelSignal | undefined },
 ): ProviderError {
   if (ctx.signal?.aborted === true) {
     return err instanceof ProviderError && err.code === 'cancelled'

@@ -6,7 +6,7 @@ import type { Breaker } from '../breaker/breaker.js';
 import { isProviderFailure, ProviderError, toProviderError, type ProviderPhase } from './errors.js';
 import { parseProviderUrl } from './provider-url.js';
 import { SseParser } from './sse.js';
-import type { ChatTurn, CompletionRequest, ModelProvider, StreamEvent } from './types.js';
+import type { CancelSignal, ChatTurn, CompletionRequest, ModelProvider, StreamEvent } from './types.js';
 
 /**
  * The OpenAI chat-completions wire protocol over HTTP streaming (SSE). It covers OpenAI itself,
@@ -80,7 +80,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
     this.streamHeaders = { 'content-type': 'application/json', accept: 'text/event-stream', ...auth };
   }
 
-  async listModels(signal?: AbortSignal): Promise<string[]> {
+  async listModels(signal?: CancelSignal): Promise<string[]> {
     const ctx = this.context('connect', signal);
     if (signal?.aborted === true) throw toProviderError(signal.reason, ctx);
     this.assertOpen();
@@ -272,7 +272,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
     return outcome.value;
   }
 
-  private async firstListedModel(signal: AbortSignal): Promise<string> {
+  private async firstListedModel(signal: CancelSignal): Promise<string> {
     if (this.listedModel !== undefined) return this.listedModel;
     const models = await this.listModels(signal);
     const first = models[0];
@@ -313,7 +313,7 @@ export class OpenAICompatibleProvider implements ModelProvider {
     }
   }
 
-  private context(phase: ProviderPhase, signal: AbortSignal | undefined): ErrorContext {
+  private context(phase: ProviderPhase, signal: CancelSignal | undefined): ErrorContext {
     return { provider: this.id, baseUrl: this.baseUrl, phase, signal };
   }
 }
@@ -322,7 +322,7 @@ interface ErrorContext {
   provider: string;
   baseUrl: string;
   phase: ProviderPhase;
-  signal: AbortSignal | undefined;
+  signal: CancelSignal | undefined;
 }
 
 /** Turns the parsed SSE events of one completion into StreamEvents. */
@@ -527,7 +527,7 @@ class UpstreamAbort extends EventEmitter {
   reason: unknown = undefined;
   private readonly onCallerAbort: (() => void) | undefined;
 
-  constructor(private readonly caller: AbortSignal | undefined) {
+  constructor(private readonly caller: CancelSignal | undefined) {
     super();
     if (caller !== undefined) {
       this.onCallerAbort = (): void => this.abort(caller.reason);

@@ -12,12 +12,23 @@ export interface ChatTurn {
   wire?: Record<string, unknown>;
 }
 
+/**
+ * What a provider watches to stop a call early. An AbortSignal is one; the chat service passes a
+ * lighter Cancellation (cancellation.ts), so a provider may use only these members.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 export interface CompletionRequest {
   /** Falls back to the provider's default model, then to the first model it lists. */
   model?: string;
   messages: ChatTurn[];
   /** Aborting it stops the upstream request at once; the stream then fails with `cancelled`. */
-  signal: AbortSignal;
+  signal: CancelSignal;
   temperature?: number;
   /**
    * Request fields passed to the provider as given (`tools`, `response_format`, `top_p` …).
@@ -43,7 +54,7 @@ export interface ModelProvider {
   readonly id: string;
   readonly baseUrl: string;
   readonly defaultModel: string | undefined;
-  listModels(signal?: AbortSignal): Promise<string[]>;
+  listModels(signal?: CancelSignal): Promise<string[]>;
   /**
    * Streams one completion. Ends normally only when the provider finished the reply; every
    * failure is thrown as a ProviderError (after the deltas that did arrive were yielded).

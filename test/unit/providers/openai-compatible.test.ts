@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Breaker } from '../../../backend/breaker/breaker.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
+import { Cancellation } from '../../../backend/providers/cancellation.js';
 import { ProviderError } from '../../../backend/providers/errors.js';
 import { OpenAICompatibleProvider, type OpenAICompatibleOptions } from '../../../backend/providers/openai-compatible.js';
-import type { ChatTurn } from '../../../backend/providers/types.js';
+import type { CancelSignal, ChatTurn } from '../../../backend/providers/types.js';
 import { startFakeProvider, toolCallEvents, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { PATIENCE_MS, SCHEDULING_SLACK_MS, TIMER_ROUNDING_MS } from '../../fixtures/patience.js';
 import { collect, deadPort, testBreaker } from './harness.js';
@@ -129,10 +130,24 @@ describe('OpenAICompatibleProvider streaming', () => {
   });
 });
 
-describe('OpenAICompatibleProvider cancel', () => {
+/** The two kinds of cancel switch a caller may hand a provider: a standard one and the service's. */
+const switches: Record<string, () => { signal: CancelSignal; abort(): void; listeners(): number }> = {
+  AbortController: () => {
+    const c = new AbortController();
+    return { signal: c.signal, abort: () => c.abort(), listeners: () => getEventListeners(c.signal, 'abort').length };
+  },
+  Cancellation: () => {
+    const c = new Cancellation();
+    return { signal: c, abort: () => c.abort(), listeners: () => c.listenerCount };
+  },
+};
+
+describe.each(Object.keys(switches))('OpenAICompatibleProvider cancel through an %s', (kind) => {
+  const newSwitch = (): ReturnType<(typeof switches)[string]> => (switches[kind] as (typeof switches)[string])();
+
   it('aborting the signal stops the upstream request and ends the stream with cancelled', async () => {
     fake.set({ tokens: 1000, tokenIntervalMs: 10 });
-    const ctl = new AbortController();
+    const ctl = newSwitch();
     const seen: string[] = [];
     let error: unknown;
     try {
@@ -154,7 +169,7 @@ describe('OpenAICompatibleProvider cancel', () => {
 
   it('aborting while waiting for the headers stops the request', async () => {
     fake.set({ mode: 'hang-before-headers' });
-    const ctl = new AbortController();
+    const ctl = newSwitch();
     const pending = collect(provider({ model: 'm' }).stream({ messages, signal: ctl.signal }));
     // Abort once the request is at the provider, waiting for headers that never come.
     await expect.poll(() => fake.requests.some((r) => r.path.endsWith('/chat/completions'))).toBe(true);
@@ -176,19 +191,19 @@ describe('OpenAICompatibleProvider cancel', () => {
   });
 
   it('a stream leaves no listener on the caller signal, whether it finished or failed', async () => {
-    const ctl = new AbortController();
+    const ctl = newSwitch();
     const p = provider({ model: 'm' });
     const done = await collect(p.stream({ messages, signal: ctl.signal }));
     expect(done.error).toBeUndefined();
-    expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
+    expect(ctl.listeners()).toBe(0);
     fake.set({ mode: 'http-error', errorStatus: 500, errorMessage: 'model crashed' });
     const failed = await collect(p.stream({ messages, signal: ctl.signal }));
     expect(failed.error?.code).toBe('provider-error');
-    expect(getEventListeners(ctl.signal, 'abort')).toHaveLength(0);
+    expect(ctl.listeners()).toBe(0);
   });
 
   it('an already aborted signal never reaches the provider', async () => {
-    const ctl = new AbortController();
+    const ctl = newSwitch();
     ctl.abort();
     const out = await collect(provider({ model: 'm' }).stream({ messages, signal: ctl.signal }));
     expect(out.error?.code).toBe('cancelled');
