@@ -6,6 +6,7 @@ import type { Breaker } from '../breaker/breaker.js';
 import { isProviderFailure, ProviderError, toProviderError, type ProviderPhase } from './errors.js';
 import { parseProviderUrl } from './provider-url.js';
 import { SseParser } from './sse.js';
+import { UpstreamCall, type UpstreamHead } from './upstream-call.js';
 import type { CancelSignal, ChatTurn, CompletionRequest, ModelProvider, StreamEvent } from './types.js';
 
 /**
@@ -30,8 +31,7 @@ export interface OpenAICompatibleOptions {
   breaker: Breaker;
 }
 
-type ResponseData = Dispatcher.ResponseData;
-type ResponseBody = ResponseData['body'];
+type ResponseBody = Dispatcher.ResponseData['body'];
 
 const ERROR_BODY_LIMIT = 64 * 1024;
 const JSON_REPLY_LIMIT = 16 * 1024 * 1024;
@@ -93,7 +93,10 @@ export class OpenAICompatibleProvider implements ModelProvider {
           headers: this.plainHeaders,
           signal: upstream,
         });
-        if (res.statusCode < 200 || res.statusCode >= 300) throw await this.upstreamError(res);
+        if (res.statusCode < 200 || res.statusCode >= 300) {
+          // The status alone is enough to report when the body cannot be read.
+          throw this.upstreamError(res, await readText(res.body, ERROR_BODY_LIMIT).catch(() => ''));
+        }
         const text = await readText(res.body, JSON_REPLY_LIMIT);
         const json = parseJson(text);
         if (json === UNREADABLE) throw unreadable(this.id, `${this.baseUrl}/models`, text, res.statusCode);
@@ -152,62 +155,62 @@ export class OpenAICompatibleProvider implements ModelProvider {
     });
 
     const upstream = new UpstreamAbort(signal);
-    let body: ResponseBody | undefined;
+    const call = new UpstreamCall(upstream);
     let complete = false;
     try {
-      const res = await this.guarded(ctx, upstream, async () => {
-        const r = await this.pool.request({
-          method: 'POST',
-          path: this.chatPath,
-          headers: this.streamHeaders,
-          body: payload,
-          signal: upstream,
-        });
-        if (r.statusCode < 200 || r.statusCode >= 300) throw await this.upstreamError(r);
-        return r;
+      const head = await this.guarded(ctx, upstream, async () => {
+        this.pool.dispatch({ method: 'POST', path: this.chatPath, headers: this.streamHeaders, body: payload }, call);
+        const h = await call.head;
+        if (h.statusCode < 200 || h.statusCode >= 300) throw this.upstreamError(h, await call.text(ERROR_BODY_LIMIT).catch(() => ''));
+        return h;
       });
-      body = res.body;
       ctx.phase = 'stream';
       const reader = new ChunkReader(this.id, this.baseUrl);
       try {
-        const contentType = res.headers['content-type'];
+        const contentType = head.headers['content-type'];
         if (typeof contentType === 'string' && contentType.includes('application/json')) {
           // A server that ignored `stream: true` and sent the whole completion at once.
-          const text = await readText(body, JSON_REPLY_LIMIT);
+          const text = await call.text(JSON_REPLY_LIMIT);
           const reply = parseJson(text);
           if (reply === UNREADABLE) throw unreadable(this.id, `the reply of ${this.baseUrl}`, text);
           reader.readCompletion(reply);
           reader.done = true;
         } else {
+          // Each piece of the body is parsed as it arrives; its events wait in the reader.
           const parser = new SseParser(reader.onEvent);
-          const chunks = body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>;
-          for await (const chunk of chunks) {
-            let failed = false;
-            let failure: unknown;
+          let parseFailure: { error: unknown } | undefined;
+          call.consume((chunk) => {
+            if (parseFailure !== undefined || reader.done) return;
             try {
               parser.push(chunk);
-            } catch (err) {
-              // Deliver what this chunk held before the bad event, then fail.
-              failed = true;
-              failure = err;
+            } catch (error) {
+              // What the chunk held before the bad event is delivered, then the stream fails.
+              parseFailure = { error };
             }
-            const queue = reader.queue;
-            if (queue.length > 0) {
-              for (const event of queue) yield event;
-              queue.length = 0;
+          });
+          for (;;) {
+            const events = reader.take();
+            if (events.length > 0) {
+              call.caughtUp();
+              for (const event of events) yield event;
+              continue;
             }
-            if (failed) throw failure;
+            if (parseFailure !== undefined) throw parseFailure.error;
             if (reader.done) break;
+            if (call.failure !== undefined) throw call.failure;
+            if (call.ended) {
+              parser.flush();
+              break;
+            }
+            await call.next();
           }
-          if (!reader.done) parser.flush();
         }
       } catch (err) {
         // After [DONE] the reply is whole; what happens to the connection no longer matters.
         if (!reader.done) throw this.midStreamFailure(err, ctx);
       }
-      const queue = reader.queue;
-      for (const event of queue) yield event;
-      queue.length = 0;
+      const rest = reader.take();
+      for (const event of rest) yield event;
       // Older llama.cpp builds end with a finish_reason but no [DONE]; a clean end after one is whole.
       if (!reader.done && reader.finishReason === null) {
         throw this.midStreamFailure(
@@ -225,8 +228,8 @@ export class OpenAICompatibleProvider implements ModelProvider {
       if (!complete) {
         // An error, a cancel, or a consumer that stopped iterating: stop the upstream now.
         upstream.abort();
-      } else if (body !== undefined && !body.readableEnded && !body.destroyed) {
-        drainTail(body);
+      } else {
+        call.dropRest(TAIL_LIMIT, TAIL_TIMEOUT_MS);
       }
     }
   }
@@ -287,18 +290,13 @@ export class OpenAICompatibleProvider implements ModelProvider {
     return first;
   }
 
-  private async upstreamError(res: ResponseData): Promise<ProviderError> {
-    let text = '';
-    try {
-      text = await readText(res.body, ERROR_BODY_LIMIT);
-    } catch {
-      // The status alone is enough to report.
-    }
-    const { message, code } = upstreamMessage(text, res.statusText);
-    const retryAfter = res.headers['retry-after'];
-    return new ProviderError('provider-error', `${this.baseUrl} answered ${res.statusCode}: ${message}`, {
+  /** A non-2xx answer, with the message its body gave (up to ERROR_BODY_LIMIT bytes of it). */
+  private upstreamError(head: UpstreamHead, text: string): ProviderError {
+    const { message, code } = upstreamMessage(text, head.statusText);
+    const retryAfter = head.headers['retry-after'];
+    return new ProviderError('provider-error', `${this.baseUrl} answered ${head.statusCode}: ${message}`, {
       provider: this.id,
-      status: res.statusCode,
+      status: head.statusCode,
       message,
       ...(code !== undefined ? { upstreamCode: code } : {}),
       ...(typeof retryAfter === 'string' ? { retryAfter } : {}),
@@ -327,8 +325,8 @@ interface ErrorContext {
 
 /** Turns the parsed SSE events of one completion into StreamEvents. */
 class ChunkReader {
-  /** Events of the chunk being parsed; the stream drains it after every chunk. */
-  readonly queue: StreamEvent[] = [];
+  /** Events parsed and not yet taken by the stream. */
+  private queue: StreamEvent[] = [];
   done = false;
   finishReason: string | null = null;
   usage: StreamEvent | undefined;
@@ -367,6 +365,13 @@ class ChunkReader {
     }
     this.readUsage(chunk.usage);
   };
+
+  /** The events parsed since the last call, in order; later ones go into a new list. */
+  take(): StreamEvent[] {
+    const events = this.queue;
+    if (events.length > 0) this.queue = [];
+    return events;
+  }
 
   readCompletion(reply: unknown): void {
     if (!isRecord(reply)) return;
@@ -497,30 +502,10 @@ function upstreamMessage(text: string, statusText: string): { message: string; c
 }
 
 /**
- * Reads what follows [DONE] (normally just the chunked terminator) in the background, so the
- * socket goes back to the pool instead of being destroyed; a server that keeps talking or never
- * ends the response loses the socket instead. (undici's `dump()` counts the bytes already read,
- * so it would destroy the socket after any reply longer than its limit.)
- */
-function drainTail(body: ResponseBody): void {
-  let bytes = 0;
-  const timer = setTimeout(() => body.destroy(), TAIL_TIMEOUT_MS);
-  timer.unref();
-  body.on('error', () => undefined);
-  body.once('close', () => clearTimeout(timer));
-  body.on('data', (chunk: Buffer) => {
-    bytes += chunk.length;
-    if (bytes > TAIL_LIMIT) body.destroy();
-  });
-  body.resume();
-}
-
-/**
- * What undici watches to abort one upstream request: it fires when the caller's signal does (with
- * the caller's reason) or when the provider gives the request up itself (a breaker timeout, a
- * stream that ended early). undici takes an EventEmitter there as well as an AbortSignal, and this
- * one is far cheaper per chat turn than an AbortController: its signal is an EventTarget built
- * with a prototype swap, and undici would add and remove its listener through EventTarget too.
+ * What aborts one upstream request (undici watches it for a model list, UpstreamCall for a
+ * completion): it fires when the caller's signal does (with the caller's reason) or when the
+ * provider gives the request up itself (a breaker timeout, a stream that ended early). An
+ * EventEmitter is far cheaper per chat turn than an AbortController, whose signal is an EventTarget.
  */
 class UpstreamAbort extends EventEmitter {
   aborted = false;

@@ -1,6 +1,6 @@
 import { getEventListeners } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Breaker } from '../../../backend/breaker/breaker.js';
 import { httpStatusOf } from '../../../backend/http/errors.js';
@@ -372,6 +372,58 @@ describe('OpenAICompatibleProvider against other server shapes', () => {
     const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
     expect(out.text).toBe('whole');
     expect(out.usage).toEqual({ type: 'usage', promptTokens: 2, completionTokens: 1 });
+  });
+
+  /** A server whose every answer is a two-token reply and [DONE], then whatever `after` does. */
+  async function serveReplies(after: (res: ServerResponse) => void): Promise<{ baseUrl: string; connections: Socket[]; closed: Promise<void> }> {
+    const connections: Socket[] = [];
+    let closedOne!: () => void;
+    const closed = new Promise<void>((resolve) => (closedOne = resolve));
+    const baseUrl = await serve((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choices":[{"delta":{"content":"b"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n');
+      after(res);
+    });
+    server?.on('connection', (socket: Socket) => {
+      connections.push(socket);
+      socket.on('close', () => closedOne());
+    });
+    return { baseUrl, connections, closed };
+  }
+
+  it('reads the end of a finished reply after [DONE], so the next call reuses the connection', async () => {
+    const { baseUrl, connections } = await serveReplies((res) => res.end());
+    const p = provider({ baseUrl, model: 'm' });
+    const calls = 10;
+    for (let i = 0; i < calls; i++) expect((await collect(p.stream({ messages, signal: signal() }))).text).toBe('ab');
+    // A call may start while the one before is still reading its last bytes and take a second
+    // connection; a connection given up after every reply would make one per call.
+    expect(connections.length).toBeLessThanOrEqual(calls / 2);
+  });
+
+  it('cuts the connection of a provider that keeps sending after [DONE], and keeps the reply', async () => {
+    const { baseUrl, closed } = await serveReplies((res) => {
+      // Comments only, well past what may follow the end of a reply: none of it is an event.
+      const filler = `: ${'x'.repeat(1_000)}\n`;
+      const more = (): void => {
+        if (res.destroyed) return;
+        if (res.write(filler)) setImmediate(more);
+        else res.once('drain', more);
+      };
+      more();
+    });
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('ab');
+    expect(out.error).toBeUndefined();
+    await closed;
+  });
+
+  it('cuts the connection of a provider that never ends a finished reply', async () => {
+    const { baseUrl, closed } = await serveReplies(() => undefined);
+    const out = await collect(provider({ baseUrl, model: 'm' }).stream({ messages, signal: signal() }));
+    expect(out.text).toBe('ab');
+    // After a short grace time for the chunked terminator.
+    await closed;
   });
 
   it('an Ollama-style error body gives its message', async () => {
