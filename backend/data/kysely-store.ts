@@ -166,6 +166,12 @@ const upsertMessage = (db: Executor, row: MessagesTable) => {
   return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes));
 };
 
+/** The same change as upsertMessage's DO UPDATE, for a message known to be stored. */
+const updateMessage = (db: Executor, row: MessagesTable) => {
+  const { id, conversation_id: _c, created_at: _created, role: _role, parent_id: _parent, ...changes } = row;
+  return db.updateTable('messages').set(changes).where('id', '=', id);
+};
+
 const insertValidation = (db: Executor, row: ValidationsTable) =>
   db
     .insertInto('validations')
@@ -398,9 +404,7 @@ export class KyselyStore implements Store {
   private commitNow(connection: SqliteConnection, groups: Mutation[][]): void {
     connection.prepare('begin').run();
     try {
-      for (const mutations of groups) {
-        for (const m of mutations) for (const q of compileMutation(this.db, m)) connection.prepare(q.sql).run(q.parameters);
-      }
+      for (const mutations of groups) for (const m of mutations) this.applyNow(connection, m);
       connection.prepare('commit').run();
     } catch (err) {
       // A failed statement leaves the transaction open (a constraint error) or ends it (some I/O
@@ -408,6 +412,20 @@ export class KyselyStore implements Store {
       if (connection.inTransaction) connection.prepare('rollback').run();
       throw err;
     }
+  }
+
+  /**
+   * A message written again (a reply's progress or final text: updated after it was created) is
+   * updated in place first. SQLite's upsert tries the insert before it finds the conflict, and
+   * that cost twice what the update does (about 18 against 8 µs). A message that turns out not to
+   * be stored yet, and every other write, goes through the statement applyMutation runs.
+   */
+  private applyNow(connection: SqliteConnection, m: Mutation): void {
+    if (m.kind === 'message.upsert' && m.row.updatedAt !== m.row.createdAt) {
+      const update = compiledFor(this.db, 'message.update', messageRow(m.row), updateMessage);
+      if (update !== null && connection.prepare(update.sql).run(update.parameters).changes > 0) return;
+    }
+    for (const q of compileMutation(this.db, m)) connection.prepare(q.sql).run(q.parameters);
   }
 
   getConversation(id: string): Promise<Conversation | undefined> {

@@ -321,6 +321,33 @@ describe('SQLite store', () => {
       expect(await store.getMessage(m.id)).toMatchObject({ content: 'the whole reply', status: 'complete', model: null, promptTokens: 3, validation: { verdict: 'pass' } });
       expect(await store.getConversation(c.id)).toMatchObject({ title: 'second', systemPrompt: 'be brief', activeLeafId: m.id });
     });
+
+    it('stores a message written again and one written for the first time alike, whatever their times say', async () => {
+      const { store, sqls } = await loggedStore(how);
+      const at = '2026-01-01T00:00:00.000Z';
+      const later = '2026-01-01T00:00:05.000Z';
+      const c = conversation(at);
+      const placeholder = message(c.id, { role: 'assistant', content: '', status: 'streaming', model: 'm1', createdAt: at, updatedAt: at, progress: { seq: 0, ends: [2] } });
+      await store.apply([{ kind: 'conversation.upsert', row: c }, { kind: 'message.upsert', row: placeholder }]);
+      // The reply's final write, and a message first stored with times that differ (an import).
+      const finished: Message = { ...placeholder, content: 'done', status: 'complete', completionTokens: 1, updatedAt: later };
+      const imported = message(c.id, { content: 'from an export', createdAt: at, updatedAt: later });
+      const before = sqls().length;
+      await store.apply([{ kind: 'message.upsert', row: finished }, { kind: 'message.upsert', row: imported }]);
+      const ran = sqls()
+        .slice(before)
+        .filter((q) => q !== 'begin' && q !== 'commit')
+        .map((q) => q.split(' ')[0]);
+      // Directly, a rewrite is an update; an update that finds no row falls back to the insert.
+      expect(ran).toEqual(how === 'direct' ? ['update', 'update', 'insert'] : ['insert', 'insert']);
+      const stored = await store.getMessage(finished.id);
+      expect(stored).toMatchObject({ content: 'done', status: 'complete', completionTokens: 1, model: 'm1', role: 'assistant', createdAt: at, updatedAt: later });
+      expect(stored?.progress).toBeUndefined();
+      expect(await store.getMessage(imported.id)).toMatchObject({ content: 'from an export', role: 'user', createdAt: at, updatedAt: later });
+      // Writing either again changes nothing.
+      await store.apply([{ kind: 'message.upsert', row: finished }, { kind: 'message.upsert', row: imported }]);
+      expect(await store.listMessages(c.id)).toHaveLength(2);
+    });
   });
 
   it('runs a group commit only between the queries and transactions other code runs through Kysely', async () => {
