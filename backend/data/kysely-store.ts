@@ -188,26 +188,14 @@ type Shape = { compiled: CompiledQuery; columns: string[] } | null;
 const shapes = new WeakMap<DialectAdapter, Map<string, Shape>>();
 
 /**
- * Runs the statement `build` makes for `row`, compiled once per dialect and column set: building
- * and compiling Kysely's query tree cost about as much as SQLite running the insert, and a chat
- * turn writes the same few statements every time. The first call compiles the statement for a
- * row of placeholders, one per column, to learn where each column's value goes among the
- * parameters; every later call only puts the row's values there. The SQL is the one Kysely
- * builds for the row, so both dialects and every caller (store, replica, replicator) run exactly
- * what they ran before.
+ * The statement `build` makes for `row`, compiled once per dialect and column set: building and
+ * compiling Kysely's query tree cost about as much as SQLite running the insert, and a chat turn
+ * writes the same few statements every time. The first call compiles the statement for a row of
+ * placeholders, one per column, to learn where each column's value goes among the parameters;
+ * every later call only puts the row's values there. The SQL is the one Kysely builds for the
+ * row, so both dialects and every caller (store, replica, replicator) run exactly what Kysely
+ * would. null: the statement could not be mapped that way, so it is built every time.
  */
-async function runCompiled<R extends object>(
-  db: Executor,
-  name: string,
-  row: R,
-  build: (db: Executor, row: R) => { compile(): CompiledQuery; execute(): Promise<unknown> },
-): Promise<void> {
-  const compiled = compiledFor(db, name, row, build);
-  if (compiled === null) await build(db, row).execute();
-  else await db.executeQuery(compiled);
-}
-
-/** The statement for `row` (see runCompiled), or null when it has to be built every time. */
 function compiledFor<R extends object>(
   db: Executor,
   name: string,
@@ -235,8 +223,8 @@ function compiledFor<R extends object>(
 }
 
 /**
- * The statements applyMutation runs for a mutation, compiled, in order: what the group commit runs
- * on the SQLite connection directly.
+ * The statements a mutation takes, compiled, in order: applyMutation runs them through Kysely, and
+ * the SQLite group commit on its connection directly.
  */
 export function compileMutation(db: Executor, m: Mutation): CompiledQuery[] {
   const one = <R extends object>(name: string, row: R, build: (db: Executor, row: R) => { compile(): CompiledQuery }): CompiledQuery =>
@@ -245,6 +233,7 @@ export function compileMutation(db: Executor, m: Mutation): CompiledQuery[] {
     case 'conversation.upsert':
       return [one('conversation.upsert', conversationRow(m.row), upsertConversation)];
     case 'conversation.delete':
+      // Explicit child delete: PostgreSQL cascades too, but this keeps both dialects identical.
       return [
         db.deleteFrom('messages').where('conversation_id', '=', m.id).compile(),
         db.deleteFrom('conversations').where('id', '=', m.id).compile(),
@@ -271,22 +260,7 @@ function learnShape(columns: string[], compile: (row: Record<string, unknown>) =
 
 /** Applies one mutation inside a transaction; shared by the local store and the replicator. */
 export async function applyMutation(trx: Executor, m: Mutation): Promise<void> {
-  switch (m.kind) {
-    case 'conversation.upsert':
-      await runCompiled(trx, 'conversation.upsert', conversationRow(m.row), upsertConversation);
-      return;
-    case 'conversation.delete':
-      // Explicit child delete: PostgreSQL cascades too, but this keeps both dialects identical.
-      await trx.deleteFrom('messages').where('conversation_id', '=', m.id).execute();
-      await trx.deleteFrom('conversations').where('id', '=', m.id).execute();
-      return;
-    case 'message.upsert':
-      await runCompiled(trx, 'message.upsert', messageRow(m.row), upsertMessage);
-      return;
-    case 'validation.insert':
-      await runCompiled(trx, 'validation.insert', validationRow(m.row), insertValidation);
-      return;
-  }
+  for (const q of compileMutation(trx, m)) await trx.executeQuery(q);
 }
 
 /** The dialect-neutral store over a Kysely instance; SQLite and PostgreSQL share it. */

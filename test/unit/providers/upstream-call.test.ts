@@ -39,6 +39,15 @@ class Abort extends EventEmitter {
   }
 }
 
+/** A call whose request started and whose head arrived with `status`. */
+function answered(status: number): { call: UpstreamCall; c: ReturnType<typeof controller> } {
+  const call = new UpstreamCall(new Abort());
+  const c = controller();
+  call.onRequestStart(c);
+  call.onResponseStart(c, status, {}, 'status text');
+  return { call, c };
+}
+
 describe('UpstreamCall', () => {
   it('an abort before the request has a connection fails the head at once, and cuts the request when it starts', async () => {
     const abort = new Abort();
@@ -70,10 +79,7 @@ describe('UpstreamCall', () => {
   });
 
   it('pauses the socket when the consumer falls behind, and lets it go on once the consumer caught up', () => {
-    const call = new UpstreamCall(new Abort());
-    const c = controller();
-    call.onRequestStart(c);
-    call.onResponseStart(c, 200, {}, 'OK');
+    const { call, c } = answered(200);
     call.consume(() => undefined);
     call.onResponseData(c, Buffer.alloc(PAUSE_AHEAD_BYTES));
     expect(c.pauses).toBe(0);
@@ -85,10 +91,7 @@ describe('UpstreamCall', () => {
   });
 
   it('reads a body as text up to its limit and cuts the rest', async () => {
-    const call = new UpstreamCall(new Abort());
-    const c = controller();
-    call.onRequestStart(c);
-    call.onResponseStart(c, 500, {}, 'Internal Server Error');
+    const { call, c } = answered(500);
     const text = call.text(5);
     call.onResponseData(c, Buffer.from('abc'));
     call.onResponseData(c, Buffer.from('defgh'));
@@ -97,10 +100,7 @@ describe('UpstreamCall', () => {
   });
 
   it('a failure mid-body is kept for the consumer and wakes it', async () => {
-    const call = new UpstreamCall(new Abort());
-    const c = controller();
-    call.onRequestStart(c);
-    call.onResponseStart(c, 200, {}, 'OK');
+    const { call, c } = answered(200);
     const waiting = call.next();
     const err = new Error('other side closed');
     call.onResponseError(c, err);
