@@ -157,20 +157,23 @@ const upsertConversation = (db: Executor, row: ConversationsTable) =>
     });
 
 /**
- * A message's id, conversation, role, parent and creation time never change once it exists, so a
- * rewrite leaves them out of its SET: SQLite then leaves alone the indexes on them
+ * What a rewrite of a message sets. Its id, conversation, role, parent and creation time never
+ * change once it exists, so they are left out: SQLite then leaves alone the indexes on them
  * (messages_parent), which a final or progress write of a reply would otherwise rewrite.
  */
-const upsertMessage = (db: Executor, row: MessagesTable) => {
+const messageChanges = (row: MessagesTable) => {
   const { id: _id, conversation_id: _c, created_at: _created, role: _role, parent_id: _parent, ...changes } = row;
-  return db.insertInto('messages').values(row).onConflict((oc) => oc.column('id').doUpdateSet(changes));
+  return changes;
 };
 
+const upsertMessage = (db: Executor, row: MessagesTable) =>
+  db
+    .insertInto('messages')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doUpdateSet(messageChanges(row)));
+
 /** The same change as upsertMessage's DO UPDATE, for a message known to be stored. */
-const updateMessage = (db: Executor, row: MessagesTable) => {
-  const { id, conversation_id: _c, created_at: _created, role: _role, parent_id: _parent, ...changes } = row;
-  return db.updateTable('messages').set(changes).where('id', '=', id);
-};
+const updateMessage = (db: Executor, row: MessagesTable) => db.updateTable('messages').set(messageChanges(row)).where('id', '=', row.id);
 
 const insertValidation = (db: Executor, row: ValidationsTable) =>
   db
