@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { LeveledLog } from '../logging/logger.js';
 import { newId } from '../data/ids.js';
 import type * as wire from '../contract/conversations.js';
 import type { TokenEvent } from '../contract/events.js';
@@ -78,7 +78,8 @@ export interface TurnOptions {
    * resume them.
    */
   signal?: AbortSignal | undefined;
-  log: Logger;
+  /** Where the turn's own lines go: a logger, or one made on first use (deferredRequestLog). */
+  log: LeveledLog;
 }
 
 export interface StartedTurn {
@@ -357,7 +358,7 @@ export class ChatService {
    * progressIntervalMs, so a viewer joining on any instance finds it there. A write is never
    * started while one is in flight, and stop() waits for the last one, so the final write wins.
    */
-  private progressWriter(assistant: Message, turn: ActiveTurn, log: Logger): { dirty(): void; stop(): Promise<void> } {
+  private progressWriter(assistant: Message, turn: ActiveTurn, log: LeveledLog): { dirty(): void; stop(): Promise<void> } {
     const interval = this.deps.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
     let timer: NodeJS.Timeout | undefined;
     let writing: Promise<void> | undefined;

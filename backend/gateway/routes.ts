@@ -6,7 +6,7 @@ import type { ConversationThreads } from '../chat/threads.js';
 import type { ChatLimits } from '../access/chat-limits.js';
 import { DomainError } from '../errors.js';
 import { AppError } from '../http/errors.js';
-import { requestLog } from '../http/request-context.js';
+import { deferredRequestLog, requestLog } from '../http/request-context.js';
 import { SseWriter } from '../http/sse.js';
 import type { ModelCatalog } from '../providers/catalog.js';
 import { ProviderError } from '../providers/errors.js';
@@ -157,7 +157,7 @@ export function gatewayRouter(deps: GatewayDeps): Router {
         { conversationId: continued, model: request.model, turns: request.turns, extra: request.extra },
         {
           transport: stream ? 'sse' : 'http',
-          log: requestLog(req),
+          log: deferredRequestLog(req),
           onStart: (ids) => {
             meta = { ...meta, id: `chatcmpl-${ids.messageId}` };
             frames = new ChunkFrames(meta, includeUsage);

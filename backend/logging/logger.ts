@@ -7,6 +7,12 @@ import { openRotatingFile, type RotatingFile } from './rotating-file.js';
 
 export type { Logger } from 'pino';
 
+/**
+ * The levels most code writes at, and the check before it builds a line: what a chat turn needs
+ * of a logger, so it can be given one that makes its pino child only when a line is written.
+ */
+export type LeveledLog = Pick<import('pino').Logger, 'debug' | 'info' | 'warn' | 'error' | 'isLevelEnabled'>;
+
 export interface LoggerOptions {
   level: LogLevel;
   dataDir: string;

@@ -13,7 +13,7 @@ import {
   type ReplyEvent,
 } from '../../contract/index.js';
 import { AppError } from '../errors.js';
-import { requestLog } from '../request-context.js';
+import { deferredRequestLog } from '../request-context.js';
 import { SseWriter } from '../sse.js';
 import { parseInput } from '../validation.js';
 
@@ -72,7 +72,7 @@ async function answer(
     // A client that goes away does not stop the reply; it can follow it again at /chat/:id/stream.
     started = await begin({
       transport: wantsStream ? 'sse' : 'http',
-      log: requestLog(req),
+      log: deferredRequestLog(req),
       onStart: wantsStream ? () => (sse = new SseWriter(res)) : undefined,
       onToken: wantsStream ? (t) => sse?.send('token', t, t.seq) : undefined,
     });
