@@ -85,7 +85,7 @@ export class Breaker {
       rollingCountTimeout: 60_000,
       rollingCountBuckets: 10,
       allowWarmUp: false,
-      // Nothing reads opossum's own statistics (stats() keeps its own counts): without these, a
+      // Nothing reads opossum's own statistics (snapshot() gives this class's own counts): without these, a
       // call does not record its latency for percentiles, and no timer takes snapshots.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
