@@ -79,17 +79,22 @@ export class Outbox {
     return Number(result.numDeletedRows);
   }
 
-  /** Moves a write PostgreSQL refuses (not an outage: a data error) aside, kept for an admin. */
-  async bury(entry: OutboxEntry, error: string): Promise<void> {
-    await this.db.transaction().execute(async (trx) => {
+  /**
+   * Moves a write PostgreSQL refuses (not an outage: a data error) aside, kept for an admin.
+   * False when the entry was no longer in the outbox (moved or acknowledged already): the
+   * caller's count of waiting writes must then stay as it is.
+   */
+  async bury(entry: OutboxEntry, error: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
       const row = await trx.selectFrom('outbox').selectAll().where('seq', '=', entry.seq).executeTakeFirst();
-      if (!row) return;
+      if (!row) return false;
       await trx
         .insertInto('outbox_dead')
         .values({ ...row, seq: Number(row.seq), failed_at: new Date().toISOString(), error })
         .onConflict((oc) => oc.column('seq').doNothing())
         .execute();
       await trx.deleteFrom('outbox').where('seq', '=', entry.seq).execute();
+      return true;
     });
   }
 

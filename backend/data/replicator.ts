@@ -253,7 +253,8 @@ export class Replicator {
       this.batchLimit = 1;
       return;
     }
-    await this.o.outbox.bury(first, err.message);
+    // The store counts waiting writes by deltas: only a row that really left the outbox counts.
+    if (!(await this.o.outbox.bury(first, err.message))) return;
     this.stats.deadLetters++;
     this.log.error(
       { seq: first.seq, kind: first.mutation.kind, err: err.message },

@@ -128,7 +128,7 @@ describe('Outbox', () => {
     const [first] = await outbox.read(1);
     if (!first) throw new Error('no entry');
     const buried = Date.now();
-    await outbox.bury(first, 'value too long');
+    expect(await outbox.bury(first, 'value too long')).toBe(true);
     expect(await outbox.deadCount()).toBe(1);
     expect((await outbox.read(10)).map((e) => e.seq)).toEqual([2]);
     const dead = await db.selectFrom('outbox_dead').selectAll().execute();
@@ -138,8 +138,8 @@ describe('Outbox', () => {
     expect(Date.parse(dead[0]?.failed_at ?? '')).toBeGreaterThanOrEqual(buried);
     expect(Date.parse(dead[0]?.failed_at ?? '')).toBeLessThanOrEqual(Date.now());
     expect(JSON.parse(dead[0]?.payload ?? '{}')).toEqual(first.mutation);
-    // Burying it again (a replay) changes nothing.
-    await outbox.bury(first, 'again');
+    // Burying it again (a replay) changes nothing, and says so.
+    expect(await outbox.bury(first, 'again')).toBe(false);
     expect(await outbox.deadCount()).toBe(1);
     expect(await outbox.count()).toBe(1);
   });
