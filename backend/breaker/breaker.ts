@@ -85,8 +85,9 @@ export class Breaker {
       rollingCountTimeout: 60_000,
       rollingCountBuckets: 10,
       allowWarmUp: false,
-      // Nothing reads opossum's own statistics (snapshot() gives this class's own counts): without these, a
-      // call does not record its latency for percentiles, and no timer takes snapshots.
+      // Nothing reads opossum's own statistics (snapshot() gives this class's counts). Without
+      // percentiles, computing them no longer sorts every latency of the 60 s window (18 ms at
+      // 78,000 calls); without snapshots, no timer computes them every 6 s.
       rollingPercentilesEnabled: false,
       enableSnapshots: false,
       errorFilter: (err: unknown) => options.isFailure !== undefined && !options.isFailure(err),
