@@ -11,7 +11,7 @@ export type { Logger } from 'pino';
  * The levels most code writes at, and the check before it builds a line: what a chat turn needs
  * of a logger, so it can be given one that makes its pino child only when a line is written.
  */
-export type LeveledLog = Pick<import('pino').Logger, 'debug' | 'info' | 'warn' | 'error' | 'isLevelEnabled'>;
+export type LeveledLog = Pick<Logger, 'debug' | 'info' | 'warn' | 'error' | 'isLevelEnabled'>;
 
 export interface LoggerOptions {
   level: LogLevel;
