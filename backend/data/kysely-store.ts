@@ -159,7 +159,7 @@ const upsertConversation = (db: Executor, row: ConversationsTable) =>
 /**
  * What a rewrite of a message sets. Its id, conversation, role, parent and creation time never
  * change once it exists, so they are left out: SQLite then leaves alone the indexes on them
- * (messages_parent), which a final or progress write of a reply would otherwise rewrite.
+ * (messages_conversation), which a final or progress write of a reply would otherwise rewrite.
  */
 const messageChanges = (row: MessagesTable) => {
   const { id: _id, conversation_id: _c, created_at: _created, role: _role, parent_id: _parent, ...changes } = row;

@@ -9,6 +9,7 @@ import { migrations } from '../../backend/data/migrations/index.js';
 import { openPostgres } from '../../backend/data/postgres.js';
 import type { Database } from '../../backend/data/schema.js';
 import { openSqlite } from '../../backend/data/sqlite.js';
+import { newMessage } from '../../backend/data/store.js';
 import { startPostgres, type PrivatePostgres } from '../fixtures/services/postgres.js';
 import { tempDir } from '../fixtures/test-server.js';
 
@@ -73,6 +74,62 @@ describe('migration to branches', () => {
       const seeded = await seedLinear(target.db);
       expect(await migrate(target.db, { migrations: migrations.filter((m) => m.version <= 4) })).toEqual([4]);
       await checkBranches(target.db, 'postgres', seeded);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+/** The index names of the messages table, whichever database holds it. */
+async function messageIndexes(db: Kysely<Database>, backend: 'sqlite' | 'postgres'): Promise<string[]> {
+  const { rows } =
+    backend === 'sqlite'
+      ? await sql<{ name: string }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND name NOT LIKE 'sqlite_autoindex%'`.execute(db)
+      : await sql<{ name: string }>`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'messages' AND indexname <> 'messages_pkey'`.execute(db);
+  return rows.map((r) => r.name).sort();
+}
+
+// Migration 7 drops messages_parent: branches are worked out from a conversation's messages, read
+// by conversation, so nothing looked messages up by parent, and every insert paid for the entry.
+describe('migration 7: the unused parent index', () => {
+  const dropsIt = async (db: Kysely<Database>, backend: 'sqlite' | 'postgres'): Promise<void> => {
+    await migrate(db, { migrations: migrations.filter((m) => m.version < 4) });
+    const seeded = await seedLinear(db);
+    await migrate(db, { migrations: migrations.filter((m) => m.version <= 6) });
+    expect(await messageIndexes(db, backend)).toContain('messages_parent');
+    expect(await migrate(db)).toEqual([7]);
+    expect(await messageIndexes(db, backend)).toEqual(['messages_conversation', 'messages_streaming', 'messages_sync']);
+    // Branches read as before, and a new branch (a second reply to the same user message) too.
+    await checkBranches(db, backend, seeded);
+    const store = new KyselyStore(db, backend);
+    const longest = seeded.conversations.at(-1)!;
+    const user = longest.messages.at(-2)!;
+    const at = new Date(Date.now() + 1000).toISOString();
+    const sibling = newId();
+    await store.apply([
+      {
+        kind: 'message.upsert',
+        row: newMessage({ id: sibling, conversationId: longest.id, role: 'assistant', content: 'another', status: 'complete', createdAt: at, parentId: user }),
+      },
+    ]);
+    const found = await store.getConversationWithMessages(longest.id);
+    expect(found?.messages.filter((m) => m.parentId === user).map((m) => m.id)).toEqual([longest.messages.at(-1), sibling]);
+  };
+
+  it('drops it on SQLite', async () => {
+    const { db } = openSqlite(path.join(tempDir(), 'app.db'));
+    try {
+      await dropsIt(db, 'sqlite');
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('drops it on PostgreSQL', async () => {
+    const database = await pg.createDatabase('parent_index');
+    const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 5000, queryTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
+    try {
+      await dropsIt(target.db, 'postgres');
     } finally {
       await target.close();
     }
