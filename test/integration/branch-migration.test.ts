@@ -104,7 +104,7 @@ describe('migration 7: the unused parent index', () => {
     const store = new KyselyStore(db, backend);
     const longest = seeded.conversations.at(-1)!;
     const user = longest.messages.at(-2)!;
-    const at = new Date(Date.now() + 1000).toISOString();
+    const at = new Date().toISOString();
     const sibling = newId();
     await store.apply([
       {
