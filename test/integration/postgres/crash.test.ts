@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
 import { fileURLToPath } from 'node:url';
@@ -50,8 +50,9 @@ async function spawnOrchestra(dataDir: string, configFile: string): Promise<Chil
       API_PORT: '0',
       API_TOKEN: TOKEN,
       LLM_BASE_URL: provider.url,
-      LOG_LEVEL: 'warn',
-      LOG_TO_FILE: 'false',
+      // The log file (info and up) is what a failure below reports; the console keeps to warnings.
+      LOG_LEVEL: 'info',
+      LOG_TO_FILE: 'true',
       CIRCUIT_BREAKER_THRESHOLD: String(FAST.circuitBreakerThreshold),
       CIRCUIT_BREAKER_RESET_MS: String(FAST.circuitBreakerResetMs),
       DB_QUERY_TIMEOUT_MS: String(FAST.dbQueryTimeoutMs),
@@ -75,6 +76,28 @@ async function spawnOrchestra(dataDir: string, configFile: string): Promise<Chil
     30_000,
   );
   return { process: child, server: { url: url as string, token: TOKEN }, stderr: () => stderr, exited };
+}
+
+/**
+ * Checks that PostgreSQL holds the turns; when it does not, the error also carries what the
+ * server said about its replication and the end of its log, so a failure on a loaded machine
+ * can be understood from the test output alone (the data directory is removed afterwards).
+ */
+async function expectAllInPostgres(child: Child, dataDir: string, database: string, results: Parameters<typeof assertAllInPostgres>[2]): Promise<void> {
+  try {
+    await assertAllInPostgres(pg, database, results);
+  } catch (err) {
+    const seen = await status(child.server).catch((e: unknown) => ({ unreachable: String(e) }));
+    let log = '';
+    try {
+      // Everything but the request lines, which would crowd out what the store said.
+      const lines = readFileSync(path.join(dataDir, 'logs', 'backend.log'), 'utf8').trimEnd().split('\n');
+      log = lines.filter((l) => !l.includes('"msg":"request"')).slice(-80).join('\n');
+    } catch (e) {
+      log = `(no log: ${String(e)})`;
+    }
+    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(seen)}\noutbox rows: ${outboxLength(dataDir)}\nlog:\n${log}`, { cause: err });
+  }
 }
 
 describe('Orchestra killed with SIGKILL mid-load', () => {
@@ -112,7 +135,7 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       await after.stop();
       await waitRecovered(child.server);
       expect(after.failures).toEqual([]);
-      await assertAllInPostgres(pg, database, [...acknowledged, ...after.results]);
+      await expectAllInPostgres(child, data.dir, database, [...acknowledged, ...after.results]);
       // Replies cut off by the kill were marked interrupted and replicated like any other write.
       expect(await pg.query(database, "SELECT count(*)::int AS n FROM messages WHERE status = 'streaming'")).toEqual([{ n: 0 }]);
 
@@ -130,7 +153,7 @@ describe('Orchestra killed with SIGKILL mid-load', () => {
       await waitRecovered(child.server);
       expect(moved.failures).toEqual([]);
       expect(watch.seen.has('degraded')).toBe(false);
-      await assertAllInPostgres(pg, database, moved.results);
+      await expectAllInPostgres(child, data.dir, database, moved.results);
 
       // SIGHUP again, to SQLite: switched live, and the SQLite file holds every reply.
       const appDb = path.join(data.dir, 'app.db');
