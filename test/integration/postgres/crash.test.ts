@@ -96,7 +96,18 @@ async function expectAllInPostgres(child: Child, dataDir: string, database: stri
     } catch (e) {
       log = `(no log: ${String(e)})`;
     }
-    throw new Error(`${(err as Error).message}\nstatus: ${JSON.stringify(seen)}\noutbox rows: ${outboxLength(dataDir)}\nlog:\n${log}`, { cause: err });
+    // Writes PostgreSQL refused for their data leave the outbox for outbox_dead: count those too.
+    const replica = new Sqlite(path.join(dataDir, 'replica.db'), { readonly: true });
+    let dead: unknown;
+    try {
+      dead = replica.prepare('SELECT kind, count(*) AS n FROM outbox_dead GROUP BY kind').all();
+    } finally {
+      replica.close();
+    }
+    throw new Error(
+      `${(err as Error).message}\nstatus: ${JSON.stringify(seen)}\noutbox rows: ${outboxLength(dataDir)}, refused rows: ${JSON.stringify(dead)}\nlog:\n${log}`,
+      { cause: err },
+    );
   }
 }
 
