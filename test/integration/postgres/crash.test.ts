@@ -50,7 +50,7 @@ async function spawnOrchestra(dataDir: string, configFile: string): Promise<Chil
       API_PORT: '0',
       API_TOKEN: TOKEN,
       LLM_BASE_URL: provider.url,
-      // The log file (info and up) is what a failure below reports; the console keeps to warnings.
+      // The log file (info and up) is what a failure below reports; the console (stdout) is not read.
       LOG_LEVEL: 'info',
       LOG_TO_FILE: 'true',
       CIRCUIT_BREAKER_THRESHOLD: String(FAST.circuitBreakerThreshold),
