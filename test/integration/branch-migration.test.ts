@@ -53,31 +53,38 @@ async function checkBranches(db: Kysely<Database>, backend: 'sqlite' | 'postgres
   }
 }
 
-describe('migration to branches', () => {
-  it('makes single branches of linear conversations on SQLite', async () => {
-    const { db } = openSqlite(path.join(tempDir(), 'app.db'));
-    try {
-      await migrate(db, { migrations: migrations.filter((m) => m.version < 4) });
-      const seeded = await seedLinear(db);
-      expect(await migrate(db, { migrations: migrations.filter((m) => m.version <= 4) })).toEqual([4]);
-      await checkBranches(db, 'sqlite', seeded);
-    } finally {
-      await db.destroy();
-    }
-  });
+/** Runs a check on a fresh SQLite file, closed afterwards. */
+async function onSqlite(check: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+  const { db } = openSqlite(path.join(tempDir(), 'app.db'));
+  try {
+    await check(db);
+  } finally {
+    await db.destroy();
+  }
+}
 
-  it('makes single branches of linear conversations on PostgreSQL', async () => {
-    const database = await pg.createDatabase('migrate');
-    const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 5000, queryTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
-    try {
-      await migrate(target.db, { migrations: migrations.filter((m) => m.version < 4) });
-      const seeded = await seedLinear(target.db);
-      expect(await migrate(target.db, { migrations: migrations.filter((m) => m.version <= 4) })).toEqual([4]);
-      await checkBranches(target.db, 'postgres', seeded);
-    } finally {
-      await target.close();
-    }
-  });
+/** Runs a check on a fresh PostgreSQL database of the suite's server, closed afterwards. */
+async function onPostgres(name: string, check: (db: Kysely<Database>) => Promise<void>): Promise<void> {
+  const database = await pg.createDatabase(name);
+  const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 5000, queryTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
+  try {
+    await check(target.db);
+  } finally {
+    await target.close();
+  }
+}
+
+describe('migration to branches', () => {
+  const branches = async (db: Kysely<Database>, backend: 'sqlite' | 'postgres'): Promise<void> => {
+    await migrate(db, { migrations: migrations.filter((m) => m.version < 4) });
+    const seeded = await seedLinear(db);
+    expect(await migrate(db, { migrations: migrations.filter((m) => m.version <= 4) })).toEqual([4]);
+    await checkBranches(db, backend, seeded);
+  };
+
+  it('makes single branches of linear conversations on SQLite', () => onSqlite((db) => branches(db, 'sqlite')));
+
+  it('makes single branches of linear conversations on PostgreSQL', () => onPostgres('migrate', (db) => branches(db, 'postgres')));
 });
 
 /** The index names of the messages table, whichever database holds it. */
@@ -116,22 +123,7 @@ describe('migration 7: the unused parent index', () => {
     expect(found?.messages.filter((m) => m.parentId === user).map((m) => m.id)).toEqual([longest.messages.at(-1), sibling]);
   };
 
-  it('drops it on SQLite', async () => {
-    const { db } = openSqlite(path.join(tempDir(), 'app.db'));
-    try {
-      await dropsIt(db, 'sqlite');
-    } finally {
-      await db.destroy();
-    }
-  });
+  it('drops it on SQLite', () => onSqlite((db) => dropsIt(db, 'sqlite')));
 
-  it('drops it on PostgreSQL', async () => {
-    const database = await pg.createDatabase('parent_index');
-    const target = openPostgres({ url: pg.url(database), connectTimeoutMs: 5000, queryTimeoutMs: 5000, logger: pino({ level: 'silent' }) });
-    try {
-      await dropsIt(target.db, 'postgres');
-    } finally {
-      await target.close();
-    }
-  });
+  it('drops it on PostgreSQL', () => onPostgres('parent_index', (db) => dropsIt(db, 'postgres')));
 });
