@@ -15,12 +15,16 @@ const cacheStatus = (s: CacheStats): CacheStatus => ({
   l2: { backend: s.l2.backend, status: s.l2.status },
 });
 
+const sameDatabase = (a: DatabaseStatus, b: DatabaseStatus): boolean =>
+  a.backend === b.backend && a.mode === b.mode && a.breaker === b.breaker && a.pendingSync === b.pendingSync;
+
+/** What the status reads, and nothing more (tests hand it small fakes). */
 export interface StatusSources {
   version: string;
   startedAt: number;
-  store: Store;
-  cache: Cache;
-  breakers: BreakerRegistry;
+  store: Pick<Store, 'health'>;
+  cache: Pick<Cache, 'stats'>;
+  breakers: Pick<BreakerRegistry, 'list'>;
   provider: () => ProviderStatus;
   websocketClients: () => number;
 }
@@ -28,7 +32,10 @@ export interface StatusSources {
 /**
  * Builds /api/status. The snapshot is cheap but asked for often (panels poll it, load balancers
  * probe it), so the serialized body is kept for a second and dropped at once when a component
- * changes state.
+ * changes state. The database part is never served stale: it is read on every request and the
+ * body is rebuilt whenever it differs from the kept one. `pendingSync: 0` is what an admin waits
+ * for before deleting replica.db (docs/postgres.md), and a body kept from before a burst of
+ * writes would show 0 while those writes still waited for PostgreSQL.
  */
 export class StatusService {
   private cached: { at: number; body: string; bytes: number; snapshot: StatusSnapshot } | undefined;
@@ -36,8 +43,11 @@ export class StatusService {
   constructor(private readonly sources: StatusSources) {}
 
   snapshot(): StatusSnapshot {
+    return this.build(databaseStatus(this.sources.store.health()));
+  }
+
+  private build(database: DatabaseStatus): StatusSnapshot {
     const s = this.sources;
-    const database = s.store.health();
     const cache = s.cache.stats();
     const provider = s.provider();
     let status: OverallStatus = 'ok';
@@ -50,20 +60,25 @@ export class StatusService {
       status,
       version: s.version,
       uptimeSeconds: Math.floor((Date.now() - s.startedAt) / 1000),
-      components: { database: databaseStatus(database), cache: cacheStatus(cache), provider, websocket: { clients: s.websocketClients() } },
+      components: { database, cache: cacheStatus(cache), provider, websocket: { clients: s.websocketClients() } },
     };
   }
 
-  /** The JSON body for GET /api/status, refreshed at most once a second. */
-  /** The serialized status and its length in bytes, rebuilt at most once a second. */
+  /**
+   * The serialized status and its length in bytes: rebuilt at most once a second, and at once
+   * when the database's mode, breaker or count of writes waiting for PostgreSQL changed.
+   */
   encoded(): { body: string; bytes: number } {
     const now = Date.now();
-    if (this.cached === undefined || now - this.cached.at >= 1000) {
-      const snapshot = this.snapshot();
+    const database = databaseStatus(this.sources.store.health());
+    const kept = this.cached;
+    if (kept === undefined || now - kept.at >= 1000 || !sameDatabase(kept.snapshot.components.database, database)) {
+      const snapshot = this.build(database);
       const body = JSON.stringify(snapshot);
       this.cached = { at: now, body, bytes: Buffer.byteLength(body), snapshot };
+      return this.cached;
     }
-    return this.cached;
+    return kept;
   }
 
   invalidate(): void {

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import pg_ from 'pg';
 import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBreakerCli } from '../../../backend/cli/breaker.js';
@@ -8,7 +9,7 @@ import type { StatusChangedEvent } from '../../../backend/contract/index.js';
 import { startFakeProvider, type FakeProvider } from '../../fixtures/fake-provider.js';
 import { startFaultProxy, type FaultProxy } from '../../fixtures/services/fault-proxy.js';
 import { startPostgres, type PrivatePostgres } from '../../fixtures/services/postgres.js';
-import { api, startServer, tempDir, testConfig, waitFor, waitRecovered, type RunningServer } from './helpers.js';
+import { api, startServer, status, tempDir, testConfig, waitFor, waitRecovered, type RunningServer } from './helpers.js';
 import { PATIENCE_MS } from '../../fixtures/patience.js';
 
 // GET /api/breakers and the `orchestra breaker` monitor following a real server in PostgreSQL mode.
@@ -16,11 +17,12 @@ let pg: PrivatePostgres;
 let provider: FakeProvider;
 let proxy: FaultProxy;
 let server: RunningServer;
+let database: string;
 let removeData: () => void;
 
 beforeAll(async () => {
   [pg, provider] = await Promise.all([startPostgres(), startFakeProvider({ echo: true, tokenIntervalMs: 1 })]);
-  const database = await pg.createDatabase();
+  database = await pg.createDatabase();
   proxy = await startFaultProxy({ host: pg.host, port: pg.port });
   const data = tempDir('orchestra-monitor-');
   removeData = data.remove;
@@ -117,5 +119,32 @@ describe('orchestra breaker', () => {
     const bad = testIo();
     expect(await runBreakerCli(['--url', server.url, '--token', 'not-the-token-at-all', '--once'], bad.io)).toBe(2);
     expect(bad.err()).toMatch(/refused the token/);
+  });
+});
+
+describe('GET /api/status in PostgreSQL mode', () => {
+  it('counts writes waiting for PostgreSQL at once, even right after a read of the status', async () => {
+    await waitRecovered(server);
+    // This read leaves a serialized body behind that the server may serve for a second.
+    expect((await status(server)).components.database.pendingSync).toBe(0);
+    // Every push ends by advancing sync_clock: with its row locked, pushes wait and the writes
+    // stay in the outbox (the breaker may count the waits as failures; that is not asserted).
+    const lock = new pg_.Client({ connectionString: pg.url(database) });
+    await lock.connect();
+    try {
+      await lock.query('BEGIN');
+      await lock.query('SELECT seq FROM sync_clock WHERE id = 1 FOR UPDATE');
+      const turn = await api<{ message: { id: string } }>(server, 'POST', '/api/chat', { message: 'written while PostgreSQL waits' });
+      expect(turn.status).toBe(200);
+      // The user message, the reply and the conversation are all still waiting.
+      expect((await status(server)).components.database.pendingSync).toBeGreaterThan(0);
+      await lock.query('ROLLBACK');
+      // So "pendingSync 0" can be trusted: once it reads 0, PostgreSQL holds the reply.
+      await waitRecovered(server);
+      const stored = await pg.query(database, 'SELECT status FROM messages WHERE id = $1', [turn.body.message.id]);
+      expect(stored).toEqual([{ status: 'complete' }]);
+    } finally {
+      await lock.end();
+    }
   });
 });
