@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /**
  * Secrets are 32 random bytes (base64url) with a short prefix that says what they are, so a
@@ -7,7 +7,9 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
  */
 export const newSecret = (prefix: string): string => `${prefix}${randomBytes(32).toString('base64url')}`;
 
-export const hashSecret = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+// The one-shot form: a named token is hashed on every request it makes, and building a Hash
+// object for it took about twice as long as the digest itself.
+export const hashSecret = (secret: string): string => hash('sha256', secret, 'hex');
 
 /** Constant-time equality with one fixed secret (the owner token). */
 export function secretMatcher(secret: string): (candidate: string | undefined) => boolean {
