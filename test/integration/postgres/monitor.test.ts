@@ -12,7 +12,8 @@ import { startPostgres, type PrivatePostgres } from '../../fixtures/services/pos
 import { api, startServer, status, tempDir, testConfig, waitFor, waitRecovered, type RunningServer } from './helpers.js';
 import { PATIENCE_MS } from '../../fixtures/patience.js';
 
-// GET /api/breakers and the `orchestra breaker` monitor following a real server in PostgreSQL mode.
+// GET /api/breakers, the `orchestra breaker` monitor and GET /api/status following a real server
+// in PostgreSQL mode.
 let pg: PrivatePostgres;
 let provider: FakeProvider;
 let proxy: FaultProxy;
