@@ -27,6 +27,8 @@ export interface StatusSources {
   breakers: Pick<BreakerRegistry, 'list'>;
   provider: () => ProviderStatus;
   websocketClients: () => number;
+  /** The clock (Date.now unless a test moves it). */
+  now?: () => number;
 }
 
 /**
@@ -40,7 +42,11 @@ export interface StatusSources {
 export class StatusService {
   private cached: { at: number; body: string; bytes: number; snapshot: StatusSnapshot } | undefined;
 
-  constructor(private readonly sources: StatusSources) {}
+  private readonly now: () => number;
+
+  constructor(private readonly sources: StatusSources) {
+    this.now = sources.now ?? Date.now;
+  }
 
   snapshot(): StatusSnapshot {
     return this.build(databaseStatus(this.sources.store.health()));
@@ -59,7 +65,7 @@ export class StatusService {
     return {
       status,
       version: s.version,
-      uptimeSeconds: Math.floor((Date.now() - s.startedAt) / 1000),
+      uptimeSeconds: Math.floor((this.now() - s.startedAt) / 1000),
       components: { database, cache: cacheStatus(cache), provider, websocket: { clients: s.websocketClients() } },
     };
   }
@@ -69,7 +75,7 @@ export class StatusService {
    * when the database's mode, breaker or count of writes waiting for PostgreSQL changed.
    */
   encoded(): { body: string; bytes: number } {
-    const now = Date.now();
+    const now = this.now();
     const database = databaseStatus(this.sources.store.health());
     const kept = this.cached;
     if (kept === undefined || now - kept.at >= 1000 || !sameDatabase(kept.snapshot.components.database, database)) {

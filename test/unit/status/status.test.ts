@@ -10,9 +10,12 @@ import { StatusService } from '../../../backend/status/status.js';
 function service(health: StoreHealth) {
   const cache = new MemoryCache({ ttlSeconds: 60 });
   const breakers = new BreakerRegistry();
+  // A clock the test moves: "within the second" must not depend on how fast the machine is.
+  const clock = { now: 1_000_000 };
   const status = new StatusService({
     version: '0.0.0-test',
-    startedAt: Date.now(),
+    startedAt: clock.now,
+    now: () => clock.now,
     store: { health: () => ({ ...health }) },
     cache,
     breakers,
@@ -20,7 +23,7 @@ function service(health: StoreHealth) {
     websocketClients: () => 0,
   });
   const read = () => JSON.parse(status.encoded().body) as { status: string; components: { database: StoreHealth } };
-  return { status, read, cleanup: () => breakers.shutdown() };
+  return { status, read, clock, cleanup: () => breakers.shutdown() };
 }
 
 describe('StatusService', () => {
@@ -56,16 +59,21 @@ describe('StatusService', () => {
     }
   });
 
-  it('serves the kept body while the database part is unchanged', () => {
+  it('serves the kept body while the database part is unchanged, for a second', () => {
     const health: StoreHealth = { backend: 'sqlite', mode: 'primary', breaker: null, pendingSync: 0 };
-    const { status, cleanup } = service(health);
+    const { status, clock, cleanup } = service(health);
     try {
       const first = status.encoded();
+      clock.now += 999;
       // The same object: nothing was rebuilt or serialized again.
       expect(status.encoded()).toBe(first);
+      clock.now += 1;
+      const later = status.encoded();
+      expect(later).not.toBe(first);
+      expect(JSON.parse(later.body)).toMatchObject({ uptimeSeconds: 1 });
       status.invalidate();
       const rebuilt = status.encoded();
-      expect(rebuilt).not.toBe(first);
+      expect(rebuilt).not.toBe(later);
       expect(rebuilt.bytes).toBe(Buffer.byteLength(rebuilt.body));
     } finally {
       cleanup();
