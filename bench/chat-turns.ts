@@ -35,6 +35,24 @@ async function load(url: string, body: unknown, headers: Record<string, string>,
  * Loads a target in 1 s windows until its rate stops rising: three windows in a row with no new
  * best (by more than 5%), at most 20 windows. The figures of the windows are not kept.
  */
+/**
+ * The server's garbage-collection pauses so far, by kind (minor: young generation, major: full),
+ * from the nodejs_gc_duration_seconds histogram its /metrics exports.
+ */
+async function gcPauses(url: string, token: string): Promise<Record<'minor' | 'major', { seconds: number; count: number }>> {
+  const res = await request(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  const text = await res.body.text();
+  if (res.statusCode !== 200) throw new Error(`${url}/metrics answered ${res.statusCode}`);
+  const read = (kind: string, part: 'sum' | 'count'): number => {
+    const m = new RegExp(`^nodejs_gc_duration_seconds_${part}\\{kind="${kind}"\\} ([0-9.e+-]+)$`, 'm').exec(text);
+    return m ? Number(m[1]) : 0;
+  };
+  return {
+    minor: { seconds: read('minor', 'sum'), count: read('minor', 'count') },
+    major: { seconds: read('major', 'sum') + read('incremental', 'sum'), count: read('major', 'count') },
+  };
+}
+
 async function warm(run: (seconds: number) => Promise<number>): Promise<void> {
   let best = 0;
   let flat = 0;
@@ -57,6 +75,7 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
     const pid = orchestra.child.pid as number;
     const direct = async (s: number): Promise<number> => (await load(`${provider.url}/chat/completions`, completion, {}, s)).rate;
     const cpuPerTurn: number[] = [];
+    let measuredTurns = 0;
     const threads: Array<{ rate: number; run: number; wait: number }> = [];
     const through = async (s: number): Promise<number> => {
       const cpu = cpuMsOf(pid);
@@ -66,6 +85,7 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
       const wall = performance.now() - started;
       const after = mainThreadOf(pid);
       cpuPerTurn.push((cpuMsOf(pid) - cpu) / count);
+      measuredTurns += count;
       threads.push({ rate, run: (after.runMs - main.runMs) / wall, wait: (after.waitMs - main.waitMs) / wall });
       return rate;
     };
@@ -78,12 +98,15 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
     await warm(through);
     cpuPerTurn.length = 0;
     threads.length = 0;
+    measuredTurns = 0;
+    const gcBefore = await gcPauses(orchestra.url, orchestra.token);
     const directRuns: number[] = [];
     const throughRuns: number[] = [];
     for (let i = 0; i < 3; i++) {
       directRuns.push(await direct(seconds));
       throughRuns.push(await through(seconds));
     }
+    const gcAfter = await gcPauses(orchestra.url, orchestra.token);
     // Best of each: other work on the machine only ever slows a run down.
     const d = Math.max(...directRuns);
     const o = Math.max(...throughRuns);
@@ -104,6 +127,18 @@ export async function chatTurnsBench(seconds = 5): Promise<void> {
     line(
       '  server event loop (best run)',
       `on a CPU ${pct(best.run)}, waiting for one ${pct(best.wait)}, asleep ${pct(Math.max(0, 1 - best.run - best.wait))}`,
+      '',
+    );
+    // The event loop's garbage-collection pauses over the measured runs. A turn's objects should die
+    // young: when something keeps them alive across two minor collections they are copied to the
+    // old generation, each minor pause grows several-fold and full collections follow every few
+    // seconds (docs/performance.md, "Garbage collection").
+    const per1000 = (kind: 'minor' | 'major'): string => (((gcAfter[kind].seconds - gcBefore[kind].seconds) * 1e6) / measuredTurns).toFixed(1);
+    const minorCount = gcAfter.minor.count - gcBefore.minor.count;
+    const minorMean = minorCount > 0 ? (((gcAfter.minor.seconds - gcBefore.minor.seconds) * 1000) / minorCount).toFixed(2) : '-';
+    line(
+      '  server GC pauses per 1,000 turns',
+      `minor ${per1000('minor')} ms (${minorCount} of ${minorMean} ms each), major ${per1000('major')} ms`,
       '',
     );
   } finally {

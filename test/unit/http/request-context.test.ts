@@ -53,6 +53,21 @@ describe('deferredRequestLog', () => {
     ]);
   });
 
+  // Every chat turn makes one. Getters made per call would give each object a hidden class of its
+  // own, kept in V8's old generation and pointing at the request: the young-generation collector
+  // then kept every turn's request and reply alive until they were promoted (request-context.ts).
+  it('gives every request a log of the same shape, its methods shared on one prototype', () => {
+    const { base } = recordingLogger('info');
+    const first = deferredRequestLog(registeredRequest(base));
+    const second = deferredRequestLog(registeredRequest(base));
+    expect(Object.getPrototypeOf(first)).toBe(Object.getPrototypeOf(second));
+    expect(Object.getPrototypeOf(first)).not.toBe(Object.prototype);
+    for (const name of ['debug', 'info', 'warn', 'error', 'isLevelEnabled']) {
+      expect(Object.getOwnPropertyDescriptor(first, name), name).toBeUndefined();
+    }
+    expect(Object.keys(first)).toEqual(Object.keys(second));
+  });
+
   it('refuses a request the server did not register', () => {
     expect(() => deferredRequestLog(new IncomingMessage(new Socket()))).toThrow(/did not register/);
   });
