@@ -6,6 +6,7 @@ import { newMessage, type Conversation, type Message, type MessageError, type Mu
 import { DomainError, invalid, notFound } from '../errors.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ChatTurn, ModelProvider, StreamEvent, ToolCallDelta } from '../providers/types.js';
+import { ActiveTurns } from './active-turns.js';
 import { activeLeaf, pathTo, promptOf } from './branches.js';
 import type { Broadcaster } from './broadcaster.js';
 import type { CompletionCache } from './completions-cache.js';
@@ -146,7 +147,8 @@ const titleFrom = (text: string): string => {
  * broadcast → record metrics. Whatever happens midway, the reply received so far is stored.
  */
 export class ChatService {
-  private readonly active = new Map<string, ActiveTurn>();
+  /** Not a Map, for the garbage collector's sake (active-turns.ts). */
+  private readonly active = new ActiveTurns<ActiveTurn>();
   private closing = false;
 
   constructor(
