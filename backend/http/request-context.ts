@@ -61,9 +61,8 @@ export function deferredRequestLog(req: IncomingMessage): LeveledLog {
  * treats what an old object points at as alive: every chat turn's request, response, headers and
  * stored reply, reachable from those getters, lived through two young collections and was copied
  * to the old generation. With 16 turns in flight that was 8-9% of what a turn allocated (20 MB/s at
- * 3,000 turns/s), a scavenge pause of 3-5 ms instead of about 0.6 ms, and a full collection every
- * 3-4 s; a GET of /api/status or a conversation promoted nothing. docs/performance.md has the
- * figures.
+ * 3,000 turns/s), scavenge pauses of 3-5 ms, and a full collection every 3-4 s; a GET of
+ * /api/status or of a conversation promoted nothing. docs/performance.md has the figures.
  */
 class DeferredRequestLog implements LeveledLog {
   constructor(
